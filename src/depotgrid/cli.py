@@ -1,0 +1,125 @@
+"""The `depotgrid` command line."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from depotgrid.common.clock import SystemClock
+from depotgrid.common.logging import configure_logging
+from depotgrid.settings import Settings
+
+app = typer.Typer(
+    help="depotgrid: depot energy management and its simulator.", no_args_is_help=True
+)
+manage_app = typer.Typer(help="The manage service.", no_args_is_help=True)
+app.add_typer(manage_app, name="manage")
+
+console = Console(stderr=True)
+
+CLI_ACTOR = "cli"
+DEMO_ADMIN = "admin@depotgrid.local"
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    settings.ensure_data_dir()
+    configure_logging(settings.log_level, json=settings.log_json)
+    return settings
+
+
+def _migrated_uows(settings: Settings):  # type: ignore[no-untyped-def]
+    from depotgrid.manage.db.engine import make_engine
+    from depotgrid.manage.db.migrate import upgrade
+    from depotgrid.manage.unit_of_work import UnitOfWorkFactory
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return UnitOfWorkFactory(engine, SystemClock())
+
+
+@manage_app.command("serve")
+def manage_serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Migrate the database, then serve the API and the operator UI."""
+    settings = _settings()
+    _serve(settings, host, port)
+
+
+@manage_app.command("create-user")
+def create_user(
+    email: str,
+    role: Annotated[str, typer.Option(help="system-admin, manager, operator or viewer.")],
+    password: Annotated[str, typer.Option(help="At least 8 characters.")],
+) -> None:
+    """Create a user, or reset an existing user's role and password."""
+    from depotgrid.manage.auth.service import create_or_update_user
+    from depotgrid.manage.errors import ValidationFailed
+
+    uows = _migrated_uows(_settings())
+    try:
+        with uows.write() as uow:
+            user = create_or_update_user(uow, CLI_ACTOR, email=email, role=role, password=password)
+            uow.commit()
+    except ValidationFailed as exc:
+        for error in exc.errors:
+            console.print(f"[red]{error.field}[/red]: {error.reason}")
+        raise typer.Exit(2) from exc
+    print(f"user {user.email} has role {user.role.value}")
+
+
+@manage_app.command("create-api-token")
+def create_api_token(email: str) -> None:
+    """Issue an API token for a user; it is printed once, alone on the last line."""
+    from depotgrid.manage.auth.service import issue_api_token
+    from depotgrid.manage.errors import NotFound
+
+    uows = _migrated_uows(_settings())
+    try:
+        with uows.write() as uow:
+            token = issue_api_token(uow, CLI_ACTOR, email)
+            uow.commit()
+    except NotFound as exc:
+        console.print(f"[red]{exc}[/red]: create it first with `depotgrid manage create-user`")
+        raise typer.Exit(2) from exc
+    print("Store this token now; it is not shown again:")
+    print(token)
+
+
+@app.command("demo")
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Start everything on an embedded SQLite database with example data, and print the login."""
+    from depotgrid.demo import seed
+
+    settings = _settings()
+    uows = _migrated_uows(settings)
+    password = secrets.token_urlsafe(9)
+    depot_name = seed(uows, admin_email=DEMO_ADMIN, admin_password=password)
+    url = f"http://{host}:{port}/"
+    print(f"depotgrid demo: manage at {url} (database {settings.database_url})")
+    print(f"log in as {DEMO_ADMIN} with password {password}")
+    print(f"seeded depot: {depot_name}")
+    _serve(settings, host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from depotgrid.manage.app import create_app
+    from depotgrid.manage.db.engine import make_engine
+    from depotgrid.manage.db.migrate import upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_config=None)
+
+
+if __name__ == "__main__":
+    app()

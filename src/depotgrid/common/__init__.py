@@ -1,0 +1,1 @@
+"""Protocol-free utilities shared by manage and sim."""

@@ -1,0 +1,1 @@
+"""manage: the depot energy management service."""

@@ -1,0 +1,1 @@
+"""manage's JSON API under /api."""

@@ -1,0 +1,52 @@
+"""manage's composition root: build the app from settings, a clock and an engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from depotgrid.common.clock import Clock, SystemClock
+from depotgrid.manage.api import depots, errors, health, resources
+from depotgrid.manage.db.engine import make_engine
+from depotgrid.manage.unit_of_work import UnitOfWorkFactory
+from depotgrid.manage.web import routes as web
+from depotgrid.settings import Settings
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
+) -> FastAPI:
+    """Wire manage; nothing is built at import time, so tests pass their own clock and engine."""
+    settings.ensure_data_dir()
+    app = FastAPI(
+        title="depotgrid manage",
+        version="0.1.0",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.uow = UnitOfWorkFactory(
+        engine or make_engine(settings.database_url), clock or SystemClock()
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="depotgrid_session",
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.session_cookie_secure,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(depots.router)
+    app.include_router(resources.build_router())
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

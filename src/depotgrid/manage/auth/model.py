@@ -1,0 +1,57 @@
+"""Roles and what each may do.
+
+docs/permissions.md is this table in words; a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Role(StrEnum):
+    SYSTEM_ADMIN = "system-admin"
+    MANAGER = "manager"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    LEGACY_READ = "legacy:read"
+    LEGACY_WRITE = "legacy:write"
+    HISTORY_READ = "history:read"
+    USERS_MANAGE = "users:manage"
+
+
+_READ = frozenset({Permission.LEGACY_READ, Permission.HISTORY_READ})
+
+ROLE_PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyType(
+    {
+        Role.SYSTEM_ADMIN: frozenset(Permission),
+        Role.MANAGER: _READ | {Permission.LEGACY_WRITE},
+        Role.OPERATOR: _READ,
+        Role.VIEWER: _READ,
+    }
+)
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    role: Role
+    password_hash: str
+    created_at: datetime
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: str
+    user_id: str
+    token_hash: str
+    created_at: datetime

@@ -1,0 +1,1 @@
+"""manage's database: metadata, engine and migrations."""

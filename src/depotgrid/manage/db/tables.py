@@ -1,0 +1,8 @@
+"""Every manage table, imported in one place so metadata is complete for migrations."""
+
+from depotgrid.manage.auth import tables as auth_tables
+from depotgrid.manage.db.metadata import metadata
+from depotgrid.manage.events import store as event_store
+from depotgrid.manage.legacy import tables as legacy_tables
+
+__all__ = ["auth_tables", "event_store", "legacy_tables", "metadata"]
