@@ -22,7 +22,6 @@ class Permission(StrEnum):
     LEGACY_READ = "legacy:read"
     LEGACY_WRITE = "legacy:write"
     HISTORY_READ = "history:read"
-    USERS_MANAGE = "users:manage"
 
 
 _READ = frozenset({Permission.LEGACY_READ, Permission.HISTORY_READ})

@@ -1,8 +1,11 @@
+from pathlib import Path
+
 import httpx
-from sqlalchemy import text
 
 from depotgrid.manage.app import create_app
 from depotgrid.manage.db.engine import make_engine
+from depotgrid.settings import Settings
+from tests.conftest import serve
 
 
 def test_healthz_needs_no_credentials(anonymous: httpx.Client) -> None:
@@ -14,18 +17,27 @@ def test_healthz_needs_no_credentials(anonymous: httpx.Client) -> None:
 def test_readyz_reports_the_schema_revision(anonymous: httpx.Client) -> None:
     response = anonymous.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["status"] == "ready"
-    assert response.json()["schema_revision"]
+    assert response.json() == {"status": "ready", "schema_revision": "0001"}
 
 
-def test_readyz_is_503_when_migrations_are_not_applied(tmp_path, settings) -> None:
-    from fastapi.testclient import TestClient
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
-    with engine.begin() as conn:
-        conn.execute(text("SELECT 1"))
-    app = create_app(settings.model_copy(update={"data_dir": tmp_path}), engine=engine)
-    with TestClient(app) as client:
-        response = client.get("/readyz")
+def test_readyz_is_503_when_migrations_are_not_applied(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'unmigrated.sqlite3'}")
+    app = create_app(Settings(data_dir=tmp_path), engine=engine)
+    with serve(app) as url:
+        response = httpx.get(f"{url}/readyz")
     assert response.status_code == 503
-    assert "expected" in response.json()["reason"]
+    assert "expected 0001" in response.json()["reason"]
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'db.sqlite3'}")
+    app = create_app(Settings(data_dir=tmp_path), engine=engine)
+    with serve(app) as url:
+        response = httpx.get(f"{url}/readyz")
+    assert response.status_code == 503
+    assert "database unreachable" in response.json()["reason"]
+
+
+def test_openapi_docs_are_served(anonymous: httpx.Client) -> None:
+    assert anonymous.get("/api/docs").status_code == 200
+    assert "/api/depots" in anonymous.get("/api/openapi.json").json()["paths"]
