@@ -16,7 +16,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 
 
-def uow_factory(request: Request) -> UnitOfWorkFactory:
+async def uow_factory(request: Request) -> UnitOfWorkFactory:
+    # async: FastAPI would send a sync dependency through the thread pool for nothing.
     factory: UnitOfWorkFactory = request.app.state.uow
     return factory
 
@@ -51,7 +52,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 
 def require(permission: Permission) -> Callable[[User], User]:
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if not user.can(permission):
             raise HTTPException(
                 403, f"role {user.role.value} may not do this (needs {permission.value})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -16,9 +17,19 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        # As many pooled connections as FastAPI has worker threads (40): overflow connections
+        # are closed on return, and reopening one repeats the PRAGMAs below.
+        pool_size=40,
+        max_overflow=10,
+    )
+    writer_lock = threading.Lock()
     event.listen(engine, "connect", _sqlite_on_connect)
-    event.listen(engine, "begin", _sqlite_on_begin)
+    event.listen(engine, "begin", lambda conn: _sqlite_on_begin(conn, writer_lock))
+    for end in ("commit", "rollback"):
+        event.listen(engine, end, _release_writer_lock)
     return engine
 
 
@@ -33,8 +44,24 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_on_begin(conn: Any) -> None:
+def _sqlite_on_begin(conn: Any, writer_lock: threading.Lock) -> None:
     # A deferred transaction that reads and then writes can fail at once with SQLITE_BUSY when
     # another writer got there first; taking the lock at BEGIN makes writers queue instead.
-    immediate = conn.get_execution_options().get("depotgrid_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # Writers of this process queue on a thread lock first: SQLite's own busy handler polls
+    # with sleeps of up to 100 ms, which turns a short queue into a long tail.
+    if not conn.get_execution_options().get("depotgrid_write", False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    writer_lock.acquire()
+    conn.info["writer_lock"] = writer_lock
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        _release_writer_lock(conn)
+        raise
+
+
+def _release_writer_lock(conn: Any) -> None:
+    lock = conn.info.pop("writer_lock", None)
+    if lock is not None:
+        lock.release()
