@@ -165,3 +165,31 @@ def test_circuits_of_unknown_depot_is_404(api: httpx.Client) -> None:
     assert api.get("/api/depots/nope/circuits").status_code == 404
     response = api.post("/api/depots/nope/circuits", json={"name": "X", "max_capacity_kw": 1})
     assert response.status_code == 404
+
+
+def test_concurrent_crossing_reparents_never_both_succeed(api: httpx.Client) -> None:
+    """A under B and B under A at the same moment: the depot lock lets only one win."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    depot = create_depot(api)
+    for _ in range(5):
+        a = create_circuit(api, depot["id"], "A")
+        b = create_circuit(api, depot["id"], "B")
+        with ThreadPoolExecutor(2) as pool:
+            results = list(
+                pool.map(
+                    lambda pair: (
+                        api.patch(
+                            f"/api/circuits/{pair[0]}", json={"parent_circuit_id": pair[1]}
+                        ).status_code
+                    ),
+                    [(a["id"], b["id"]), (b["id"], a["id"])],
+                )
+            )
+        assert sorted(results) == [200, 422]
+        tree = api.get(f"/api/depots/{depot['id']}/tree").json()
+        assert len(tree["circuits"]) == 1
+        top = tree["circuits"][0]
+        api.patch(f"/api/circuits/{top['children'][0]['id']}", json={"parent_circuit_id": None})
+        api.delete(f"/api/circuits/{a['id']}")
+        api.delete(f"/api/circuits/{b['id']}")
