@@ -1,0 +1,1 @@
+"""Load balancing: charger power allocated under every circuit limit, one cycle at a time."""
