@@ -24,11 +24,11 @@ Everything is ordered by id first, so shuffled inputs give identical output.
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
+from itertools import pairwise
 from operator import attrgetter
 
 import numpy as np

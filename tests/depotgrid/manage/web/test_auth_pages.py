@@ -72,7 +72,9 @@ def test_login_without_the_csrf_token_is_refused(server_url: str, accounts: Acco
     account = accounts.make("manager")
     with UiClient(server_url) as ui:
         ui.get("/login")
-        response = ui.post("/login", {"email": account.email, "password": account.password}, csrf="")
+        response = ui.post(
+            "/login", {"email": account.email, "password": account.password}, csrf=""
+        )
         assert response.status_code == 403
         assert ui.get("/depots").status_code == 303
 
