@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -51,7 +51,7 @@ def current_user(request: Request, uows: Uow) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def require(permission: Permission) -> Callable[[User], User]:
+def require(permission: Permission) -> Callable[[User], Awaitable[User]]:
     async def check(user: CurrentUser) -> User:
         if not user.can(permission):
             raise HTTPException(
