@@ -34,7 +34,8 @@ PG_ENV = "DEPOTGRID_TEST_DATABASE_URL"
 
 def pytest_report_header() -> str:
     url = os.environ.get(PG_ENV)
-    return f"depotgrid database: {'PostgreSQL at ' + make_url(url).render_as_string() if url else 'SQLite'}"
+    where = f"PostgreSQL at {make_url(url).render_as_string()}" if url else "SQLite"
+    return f"depotgrid database: {where}"
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Autogenerate a migration from the table definitions: `python -m depotgrid.manage.db.revision MSG`.
+"""Autogenerate a migration: `python -m depotgrid.manage.db.revision MESSAGE`.
 
 It diffs the tables against a scratch SQLite database brought to the newest revision.
 """

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from depotgrid.manage.errors import FieldError, ValidationFailed
 
+MAX_NAME_LENGTH = 200
+
 
 class PowerSourceKind(StrEnum):
     BATTERY = "BATTERY"
@@ -118,6 +120,8 @@ def check_circuit(circuit: Circuit) -> None:
     for name in ("max_capacity_kw", "available_capacity_kw", "safe_default_capacity_kw"):
         if getattr(circuit, name) < 0:
             errors.append(FieldError(name, "must be zero or more"))
+    if circuit.position < 0:
+        errors.append(FieldError("position", "must be zero or more"))
     for name in ("available_capacity_kw", "safe_default_capacity_kw"):
         value = getattr(circuit, name)
         if value > circuit.max_capacity_kw:
@@ -164,6 +168,8 @@ def check_charger(charger: Charger) -> None:
     errors = _check_name(charger.name)
     if not charger.ocpp_identity.strip():
         errors.append(FieldError("ocpp_identity", "must not be empty"))
+    elif len(charger.ocpp_identity) > MAX_NAME_LENGTH:
+        errors.append(FieldError("ocpp_identity", f"must be at most {MAX_NAME_LENGTH} characters"))
     if charger.max_power_kw <= 0:
         errors.append(FieldError("max_power_kw", "must be above zero"))
     if charger.min_power_kw < 0:
@@ -225,8 +231,8 @@ def _timezones() -> frozenset[str]:
 def _check_name(name: str) -> list[FieldError]:
     if not name.strip():
         return [FieldError("name", "must not be empty")]
-    if len(name) > 200:
-        return [FieldError("name", "must be at most 200 characters")]
+    if len(name) > MAX_NAME_LENGTH:
+        return [FieldError("name", f"must be at most {MAX_NAME_LENGTH} characters")]
     return []
 
 

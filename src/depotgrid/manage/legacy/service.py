@@ -75,7 +75,7 @@ def delete_depot(uow: UnitOfWork, actor: str, depot_id: str) -> None:
     if attached:
         raise Conflict(
             f"depot {depot.name} still has "
-            + ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in attached.items())
+            + ", ".join(_count(len(v), k) for k, v in attached.items())
             + "; delete them first",
             code="DEPOT_NOT_EMPTY",
             details=attached,
@@ -244,6 +244,11 @@ def _diff(before: Entity, after: Entity) -> dict[str, Any]:
 
 def _names(entities: list[Any]) -> list[dict[str, str]]:
     return [{"id": e.id, "name": e.name or e.id} for e in sorted(entities, key=lambda e: e.name)]
+
+
+def _count(number: int, plural: str) -> str:
+    noun = plural.replace("_", " ")
+    return f"{number} {noun if number != 1 else noun.removesuffix('s')}"
 
 
 def _label(kind: type[Any]) -> str:

@@ -18,7 +18,7 @@ ROLES = [role.value for role in Role]
 
 def matrix_rows() -> list[tuple[str, str, str, dict[str, bool]]]:
     """(action, method, path template, {role: allowed}) for every row of the matrix table."""
-    text = DOC.read_text().split("## Role × action matrix", 1)[1]
+    text = DOC.read_text().split("## Role \N{MULTIPLICATION SIGN} action matrix", 1)[1]
     rows = []
     for line in text.splitlines():
         match = re.match(r"\| ([^|]+) \| `(GET|POST|PATCH|DELETE) ([^`]+)` \|(.+)\|$", line)
