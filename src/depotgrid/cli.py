@@ -107,7 +107,7 @@ def demo(
     url = f"http://{host}:{port}/"
     print(f"depotgrid demo: manage at {url} (database {settings.database_url})")
     print(f"log in as {DEMO_ADMIN} with password {password}")
-    print(f"seeded depot: {depot_name}")
+    print(f"seeded depot: {depot_name}", flush=True)
     _serve(settings, host, port)
 
 
