@@ -14,6 +14,7 @@ from depotgrid.manage.api import depots, errors, health, resources
 from depotgrid.manage.db.engine import make_engine
 from depotgrid.manage.unit_of_work import UnitOfWorkFactory
 from depotgrid.manage.web import routes as web
+from depotgrid.manage.web.rendering import http_error_page
 from depotgrid.settings import Settings
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -43,7 +44,7 @@ def create_app(
         same_site="lax",
         https_only=settings.session_cookie_secure,
     )
-    errors.install(app)
+    errors.install(app, html_page=http_error_page)
     app.include_router(health.router)
     app.include_router(depots.router)
     app.include_router(resources.build_router())

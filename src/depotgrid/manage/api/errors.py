@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from depotgrid.manage.errors import Conflict, NotFound, ValidationFailed
 from depotgrid.manage.events.store import ConcurrencyError
 
+HtmlPage = Callable[[Request, int, str], Response]
+MACHINE_PREFIXES = ("/api", "/oscp", "/healthz", "/readyz", "/static")
 
-def install(app: FastAPI) -> None:
+
+def install(app: FastAPI, *, html_page: HtmlPage | None = None) -> None:
+    """Register the error handlers; `html_page` renders HTTP errors for browsers on UI paths."""
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if html_page is not None and _wants_html(request):
+            message = exc.detail if isinstance(exc.detail, str) else "request failed"
+            return html_page(request, exc.status_code, message)
+        return await _http(request, exc)
+
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(ValidationFailed, _domain_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(NotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(Conflict, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(ConcurrencyError, _concurrent)  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    accepts = request.headers.get("accept", "")
+    return "text/html" in accepts and not path.startswith(MACHINE_PREFIXES)
 
 
 def field_name(loc: tuple[Any, ...]) -> str:

@@ -78,3 +78,9 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
     return render(
         request, "error.html", {"status": status, "title": title, "message": message}, status=status
     )
+
+
+def http_error_page(request: Request, status: int, message: str) -> Response:
+    """The page a browser gets for an HTTP error outside the UI's own routes (e.g. a bad URL)."""
+    titles = {404: "Page not found", 405: "Not allowed here"}
+    return error_page(request, status, titles.get(status, "Something went wrong"), message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.conftest import Accounts
@@ -92,3 +93,13 @@ def test_logging_out_ends_the_session(manager_ui: UiClient) -> None:
 def test_logging_out_needs_a_post(manager_ui: UiClient) -> None:
     assert manager_ui.http.get("/logout").status_code == 405
     assert manager_ui.get("/depots").status_code == 200
+
+
+def test_unknown_page_gets_an_html_not_found_page_but_api_stays_json(server_url: str) -> None:
+    page = httpx.get(f"{server_url}/no-such-page", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert "text/html" in page.headers["content-type"]
+    assert "Page not found" in page.text
+    api = httpx.get(f"{server_url}/api/nope", headers={"accept": "text/html"})
+    assert api.status_code == 404
+    assert api.json()["message"] == "Not Found"
