@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 from depotgrid.common.clock import SystemClock
 from depotgrid.manage.app import create_app
 from depotgrid.manage.auth.service import create_or_update_user, issue_api_token
+from depotgrid.manage.bootstrap import unit_of_work_factory
 from depotgrid.manage.db.engine import make_engine
 from depotgrid.manage.db.migrate import upgrade
 from depotgrid.manage.db.tables import metadata
@@ -72,7 +73,7 @@ def uows(engine: Engine) -> UnitOfWorkFactory:
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
-    return UnitOfWorkFactory(engine, SystemClock())
+    return unit_of_work_factory(engine, SystemClock())
 
 
 @pytest.fixture(scope="session")

@@ -33,13 +33,13 @@ def _settings() -> Settings:
 
 
 def _migrated_uows(settings: Settings):  # type: ignore[no-untyped-def]
+    from depotgrid.manage.bootstrap import unit_of_work_factory
     from depotgrid.manage.db.engine import make_engine
     from depotgrid.manage.db.migrate import upgrade
-    from depotgrid.manage.unit_of_work import UnitOfWorkFactory
 
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    return UnitOfWorkFactory(engine, SystemClock())
+    return unit_of_work_factory(engine, SystemClock())
 
 
 @manage_app.command("serve")

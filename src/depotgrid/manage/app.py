@@ -11,8 +11,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from depotgrid.common.clock import Clock, SystemClock
 from depotgrid.manage.api import depots, errors, health, resources
+from depotgrid.manage.bootstrap import unit_of_work_factory
 from depotgrid.manage.db.engine import make_engine
-from depotgrid.manage.unit_of_work import UnitOfWorkFactory
 from depotgrid.manage.web import routes as web
 from depotgrid.manage.web.rendering import http_error_page
 from depotgrid.settings import Settings
@@ -33,7 +33,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.uow = UnitOfWorkFactory(
+    app.state.uow = unit_of_work_factory(
         engine or make_engine(settings.database_url), clock or SystemClock()
     )
     app.add_middleware(

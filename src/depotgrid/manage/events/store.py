@@ -75,6 +75,8 @@ class EventStore:
 
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
+        self.appended: list[RecordedEvent] = []
+        """Events appended through this store, in order: the unit of work publishes them."""
 
     def current_version(self, stream_id: str) -> int:
         found = self._conn.scalar(
@@ -117,9 +119,11 @@ class EventStore:
             positions = list(result.scalars())
         except IntegrityError as exc:
             raise ConcurrencyError(f"stream {stream_id} was appended to concurrently") from exc
-        return [
+        recorded = [
             RecordedEvent(position=pos, **row) for pos, row in zip(positions, rows, strict=True)
         ]
+        self.appended.extend(recorded)
+        return recorded
 
     def read_stream(
         self, stream_id: str, *, offset: int = 0, limit: int | None = None
