@@ -21,6 +21,14 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default="", description="Signs session cookies; empty = a key kept in data_dir."
     )
+    sim_database_url: str = Field(
+        default="", description="SQLAlchemy URL of sim's database; empty = SQLite in data_dir."
+    )
+    sim_runner_id: str = Field(
+        default="",
+        description="The sim process's runner identity for run leases; empty = host + data_dir, "
+        "so a restarted process reclaims the runs it held.",
+    )
     log_level: str = "INFO"
     log_json: bool = False
     session_cookie_secure: bool = False
@@ -30,6 +38,8 @@ class Settings(BaseSettings):
     def _fill_defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'manage.sqlite3').resolve()}"
+        if not self.sim_database_url:
+            self.sim_database_url = f"sqlite:///{(self.data_dir / 'sim.sqlite3').resolve()}"
         return self
 
     def ensure_data_dir(self) -> None:
