@@ -103,6 +103,10 @@ class CircuitOut(Out):
     available_capacity_kw: float
     safe_default_capacity_kw: float
     position: int
+    available_capacity_source: str = Field(
+        description="RATING (follows the rating), OPERATOR (set by a person), ENVELOPE (an "
+        "operating envelope in force) or SAFE_DEFAULT (back on the non-envelope path)."
+    )
 
 
 class ChargerIn(Body):

@@ -18,6 +18,19 @@ from depotgrid.manage.errors import FieldError, ValidationFailed
 MAX_NAME_LENGTH = 200
 
 
+class CapacitySource(StrEnum):
+    """Where a circuit's available capacity came from (shown to operators beside the number)."""
+
+    RATING = "RATING"
+    """Never set: it follows the physical rating."""
+    OPERATOR = "OPERATOR"
+    """Set by a person through the API or UI."""
+    ENVELOPE = "ENVELOPE"
+    """Written through from an operating envelope in force for the circuit's managed scope."""
+    SAFE_DEFAULT = "SAFE_DEFAULT"
+    """Returned to the safe default (the non-envelope path) when no envelope block is in force."""
+
+
 class PowerSourceKind(StrEnum):
     BATTERY = "BATTERY"
     SOLAR = "SOLAR"
@@ -52,6 +65,10 @@ class Circuit:
     available_capacity_kw: float
     safe_default_capacity_kw: float
     position: int = 0
+    available_capacity_source: CapacitySource = CapacitySource.RATING
+
+    def __post_init__(self) -> None:
+        self.available_capacity_source = CapacitySource(self.available_capacity_source)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from depotgrid.common.ids import new_id
 from depotgrid.manage.errors import Conflict, NotFound
 from depotgrid.manage.events.store import NewEvent
 from depotgrid.manage.legacy.model import (
+    CapacitySource,
     Charger,
     Circuit,
     Depot,
@@ -90,7 +91,10 @@ def create_circuit(
     depot = _lock_depot(uow, depot_id)
     values = dict(fields)
     rating = values["max_capacity_kw"]
-    values.setdefault("available_capacity_kw", rating)
+    if values.get("available_capacity_kw") is None:
+        values["available_capacity_kw"] = rating
+    elif "available_capacity_source" not in values:
+        values["available_capacity_source"] = CapacitySource.OPERATOR
     values.setdefault("safe_default_capacity_kw", rating)
     if values.get("position") is None:
         values["position"] = uow.legacy.next_position(depot_id, values.get("parent_circuit_id"))
@@ -105,7 +109,7 @@ def update_circuit(
     uow: UnitOfWork, actor: str, circuit_id: str, changes: Mapping[str, Any]
 ) -> Circuit:
     circuit, depot = _load_in_depot(uow, Circuit, circuit_id)
-    updated = dataclasses.replace(circuit, **changes)
+    updated = dataclasses.replace(circuit, **_capacity_follows(circuit, changes))
     _check_circuit(uow, updated)
     uow.legacy.save(updated)
     _record(uow, actor, depot, updated, "Updated", changes=_diff(circuit, updated))
@@ -166,6 +170,16 @@ def get(uow: UnitOfWork, kind: type[E], entity_id: str) -> E:
     if entity is None:
         raise NotFound(_label(kind), entity_id)
     return entity
+
+
+def _capacity_follows(circuit: Circuit, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A person setting available capacity makes it theirs; one never set follows the rating."""
+    values = dict(changes)
+    if "available_capacity_kw" in values:
+        values.setdefault("available_capacity_source", CapacitySource.OPERATOR)
+    elif circuit.available_capacity_source is CapacitySource.RATING and "max_capacity_kw" in values:
+        values["available_capacity_kw"] = values["max_capacity_kw"]
+    return values
 
 
 def _check_circuit(uow: UnitOfWork, circuit: Circuit) -> None:

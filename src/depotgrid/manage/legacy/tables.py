@@ -26,6 +26,7 @@ circuits = Table(
     Column("available_capacity_kw", Float, nullable=False),
     Column("safe_default_capacity_kw", Float, nullable=False),
     Column("position", Integer, nullable=False, default=0),
+    Column("available_capacity_source", String(20), nullable=False, server_default="RATING"),
 )
 
 chargers = Table(

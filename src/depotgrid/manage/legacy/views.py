@@ -28,6 +28,7 @@ class CircuitNode(_View):
     parent_circuit_id: str | None
     max_capacity_kw: float
     available_capacity_kw: float
+    available_capacity_source: str
     safe_default_capacity_kw: float
     position: int
     depth: int

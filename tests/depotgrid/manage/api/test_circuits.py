@@ -116,9 +116,10 @@ def test_non_numeric_and_infinite_capacity_are_422(api: httpx.Client) -> None:
     assert response.status_code == 422
 
 
-def test_lowering_rating_below_available_is_refused(api: httpx.Client) -> None:
+def test_lowering_rating_below_a_set_available_capacity_is_refused(api: httpx.Client) -> None:
     depot = create_depot(api)
-    circuit = create_circuit(api, depot["id"], rating=400)
+    circuit = create_circuit(api, depot["id"], rating=400, available_capacity_kw=300)
+    assert circuit["available_capacity_source"] == "OPERATOR"
     response = api.patch(f"/api/circuits/{circuit['id']}", json={"max_capacity_kw": 100})
     assert response.status_code == 422
     assert set(errors_by_field(response)) == {"available_capacity_kw", "safe_default_capacity_kw"}
@@ -127,6 +128,20 @@ def test_lowering_rating_below_available_is_refused(api: httpx.Client) -> None:
         json={"max_capacity_kw": 100, "available_capacity_kw": 100, "safe_default_capacity_kw": 80},
     )
     assert ok.status_code == 200
+
+
+def test_available_capacity_never_set_follows_the_rating(api: httpx.Client) -> None:
+    depot = create_depot(api)
+    circuit = create_circuit(api, depot["id"], rating=400, safe_default_capacity_kw=100)
+    assert circuit["available_capacity_source"] == "RATING"
+    moved = api.patch(f"/api/circuits/{circuit['id']}", json={"max_capacity_kw": 250}).json()
+    assert (moved["available_capacity_kw"], moved["available_capacity_source"]) == (250, "RATING")
+    set_by_hand = api.patch(
+        f"/api/circuits/{circuit['id']}", json={"available_capacity_kw": 200}
+    ).json()
+    assert set_by_hand["available_capacity_source"] == "OPERATOR"
+    again = api.patch(f"/api/circuits/{circuit['id']}", json={"max_capacity_kw": 300}).json()
+    assert again["available_capacity_kw"] == 200
 
 
 def test_deleting_a_circuit_with_children_or_chargers_is_409_naming_them(api: httpx.Client) -> None:
