@@ -78,7 +78,12 @@ def uows(engine: Engine) -> UnitOfWorkFactory:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url)
+    # No background jobs in the shared server: tests that need them run their own app and clock.
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=database_url,
+        scheduler_interval_seconds=0,
+    )
 
 
 def free_port() -> int:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         description="The sim process's runner identity for run leases; empty = host + data_dir, "
         "so a restarted process reclaims the runs it held.",
     )
+    scheduler_interval_seconds: float = Field(
+        default=1.0, description="How often background jobs run; 0 turns the scheduler off."
+    )
     log_level: str = "INFO"
     log_json: bool = False
     session_cookie_secure: bool = False

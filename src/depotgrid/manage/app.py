@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,6 +15,8 @@ from depotgrid.common.clock import Clock, SystemClock
 from depotgrid.manage.api import depots, errors, health, resources
 from depotgrid.manage.bootstrap import unit_of_work_factory
 from depotgrid.manage.db.engine import make_engine
+from depotgrid.manage.jobs.registry import JOBS
+from depotgrid.manage.jobs.scheduler import Scheduler
 from depotgrid.manage.web import routes as web
 from depotgrid.manage.web.rendering import http_error_page
 from depotgrid.settings import Settings
@@ -25,17 +29,30 @@ def create_app(
 ) -> FastAPI:
     """Wire manage; nothing is built at import time, so tests pass their own clock and engine."""
     settings.ensure_data_dir()
+    uows = unit_of_work_factory(
+        engine or make_engine(settings.database_url), clock or SystemClock()
+    )
+    scheduler = Scheduler(uows, JOBS, settings.scheduler_interval_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.stop()
+
     app = FastAPI(
         title="depotgrid manage",
         version="0.1.0",
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.uow = unit_of_work_factory(
-        engine or make_engine(settings.database_url), clock or SystemClock()
-    )
+    app.state.uow = uows
+    app.state.scheduler = scheduler
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

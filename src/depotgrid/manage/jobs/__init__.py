@@ -1,0 +1,1 @@
+"""Background work on the injected clock: envelope boundaries, rebalance timers, later OSCP."""
