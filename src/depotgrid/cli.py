@@ -12,12 +12,14 @@ from rich.console import Console
 from depotgrid.common.clock import SystemClock
 from depotgrid.common.logging import configure_logging
 from depotgrid.settings import Settings
+from depotgrid.sim.cli import sim_app
 
 app = typer.Typer(
     help="depotgrid: depot energy management and its simulator.", no_args_is_help=True
 )
 manage_app = typer.Typer(help="The manage service.", no_args_is_help=True)
 app.add_typer(manage_app, name="manage")
+app.add_typer(sim_app, name="sim")
 
 console = Console(stderr=True)
 
@@ -90,6 +92,61 @@ def create_api_token(email: str) -> None:
         raise typer.Exit(2) from exc
     print("Store this token now; it is not shown again:")
     print(token)
+
+
+@manage_app.command("microgrid-backfill")
+def microgrid_backfill() -> None:
+    """Provision the canonical microgrid of every depot with a top-level circuit (COR-8).
+
+    Depots that already have one, or have no top-level circuit yet, are skipped with the reason.
+    Safe to run again: it only creates what is missing.
+    """
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from depotgrid.manage.errors import NotFound
+    from depotgrid.manage.legacy.model import Depot
+    from depotgrid.manage.microgrid.service import BackfillResult, backfill_depot
+
+    uows = _migrated_uows(_settings())
+    depots: list[Depot] = []
+    with uows.read() as uow:
+        while True:
+            batch, total = uow.legacy.page(Depot, limit=500, offset=len(depots))
+            depots.extend(batch)
+            if not batch or len(depots) >= total:
+                break
+    results: list[tuple[Depot, BackfillResult]] = []
+    with Progress(console=console) as progress:
+        task = progress.add_task("Provisioning microgrids", total=len(depots))
+        for depot in depots:
+            try:
+                with uows.write() as uow:
+                    result = backfill_depot(uow, CLI_ACTOR, depot.id)
+                    uow.commit()
+            except NotFound:
+                result = BackfillResult(depot.id, None, "DEPOT_DELETED", "deleted meanwhile")
+            results.append((depot, result))
+            progress.advance(task)
+    table = Table(title="Microgrid backfill")
+    table.add_column("Depot")
+    table.add_column("Depot id", overflow="fold")
+    table.add_column("Outcome")
+    table.add_column("Microgrid id or reason", overflow="fold")
+    reasons: dict[str, str] = {}
+    for depot, result in results:
+        if result.created is not None:
+            table.add_row(depot.name, depot.id, "[green]created[/green]", result.created.id)
+        else:
+            code = result.skipped_code or "SKIPPED"
+            reasons[code] = result.skipped_reason or ""
+            table.add_row(depot.name, depot.id, "[yellow]skipped[/yellow]", code)
+    created = sum(1 for _, result in results if result.created is not None)
+    out = Console()
+    out.print(table)
+    for code, reason in sorted(reasons.items()):
+        out.print(f"{code}: {reason}", highlight=False)
+    print(f"microgrids created: {created}; depots skipped: {len(results) - created}")
 
 
 @app.command("demo")

@@ -12,7 +12,15 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from depotgrid.common.clock import Clock, SystemClock
-from depotgrid.manage.api import depots, errors, health, resources
+from depotgrid.manage.api import (
+    balancing,
+    depots,
+    envelopes,
+    errors,
+    health,
+    microgrids,
+    resources,
+)
 from depotgrid.manage.bootstrap import unit_of_work_factory
 from depotgrid.manage.db.engine import make_engine
 from depotgrid.manage.jobs.registry import JOBS
@@ -65,6 +73,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(depots.router)
     app.include_router(resources.build_router())
+    app.include_router(microgrids.router)
+    app.include_router(envelopes.router)
+    app.include_router(balancing.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -122,12 +122,21 @@ class ChargerIn(Body):
 
 
 class ChargerPatch(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"requested_kw"})
     name: str | None = Field(default=None, max_length=200)
     circuit_id: str | None = None
     ocpp_identity: str | None = Field(default=None, max_length=200)
     max_power_kw: float | None = None
     min_power_kw: float | None = None
     connector_count: int | None = None
+    plugged_in: bool | None = Field(
+        default=None, description="A vehicle is connected: load balancing may give it power."
+    )
+    requested_kw: float | None = Field(
+        default=None,
+        description="What the vehicle asks for, in kW; null: up to max_power_kw. Demand is 0 "
+        "unless plugged in, else min(requested_kw, max_power_kw).",
+    )
 
 
 class ChargerOut(Out):
@@ -139,6 +148,8 @@ class ChargerOut(Out):
     max_power_kw: float
     min_power_kw: float
     connector_count: int
+    plugged_in: bool
+    requested_kw: float | None
 
 
 class PowerSourceIn(Body):

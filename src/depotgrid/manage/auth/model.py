@@ -22,6 +22,9 @@ class Permission(StrEnum):
     LEGACY_READ = "legacy:read"
     LEGACY_WRITE = "legacy:write"
     HISTORY_READ = "history:read"
+    MICROGRID_ADMIN = "microgrid:admin"
+    ENVELOPES_WRITE = "envelopes:write"
+    OPERATIONS_WRITE = "operations:write"
 
 
 _READ = frozenset({Permission.LEGACY_READ, Permission.HISTORY_READ})
@@ -29,8 +32,9 @@ _READ = frozenset({Permission.LEGACY_READ, Permission.HISTORY_READ})
 ROLE_PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.SYSTEM_ADMIN: frozenset(Permission),
-        Role.MANAGER: _READ | {Permission.LEGACY_WRITE},
-        Role.OPERATOR: _READ,
+        Role.MANAGER: _READ
+        | {Permission.LEGACY_WRITE, Permission.ENVELOPES_WRITE, Permission.OPERATIONS_WRITE},
+        Role.OPERATOR: _READ | {Permission.OPERATIONS_WRITE},
         Role.VIEWER: _READ,
     }
 )

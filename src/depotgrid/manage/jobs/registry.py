@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from depotgrid.manage.envelopes import service as envelopes
 from depotgrid.manage.jobs.scheduler import Job
 
-JOBS: tuple[Job, ...] = ()
+JOBS: tuple[Job, ...] = (Job("envelope-boundaries", envelopes.apply_due),)

@@ -81,6 +81,10 @@ class Charger:
     max_power_kw: float
     min_power_kw: float = 0.0
     connector_count: int = 1
+    plugged_in: bool = False
+    """Demand for load balancing: a vehicle is connected (set through the API or the simulator)."""
+    requested_kw: float | None = None
+    """What the vehicle asks for; None means up to max_power_kw. See docs/reason-codes.md."""
 
 
 @dataclass
@@ -200,6 +204,8 @@ def check_charger(charger: Charger) -> None:
         )
     if charger.connector_count < 1:
         errors.append(FieldError("connector_count", "must be at least 1"))
+    if charger.requested_kw is not None and charger.requested_kw < 0:
+        errors.append(FieldError("requested_kw", "must be zero or more (or null: no request)"))
     _raise_if(errors)
 
 

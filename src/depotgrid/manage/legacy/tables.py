@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Integer, String, Table
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, false
 
 from depotgrid.manage.db.metadata import metadata
 
@@ -40,6 +40,8 @@ chargers = Table(
     Column("max_power_kw", Float, nullable=False),
     Column("min_power_kw", Float, nullable=False),
     Column("connector_count", Integer, nullable=False),
+    Column("plugged_in", Boolean, nullable=False, server_default=false()),
+    Column("requested_kw", Float, nullable=True),
 )
 
 power_sources = Table(

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from depotgrid.manage.web import auth_pages, depot_pages, entity_pages
+from depotgrid.manage.web import (
+    auth_pages,
+    balancing_pages,
+    depot_pages,
+    entity_pages,
+    microgrid_pages,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth_pages.router)
 router.include_router(depot_pages.router)
 router.include_router(entity_pages.router)
+router.include_router(microgrid_pages.router)
+router.include_router(balancing_pages.router)

@@ -41,6 +41,8 @@ FIELD_LABELS = {
     "min_power_kw": "min power kW",
     "rated_power_kw": "rated power kW",
     "connector_count": "connectors",
+    "plugged_in": "plugged in",
+    "requested_kw": "requested kW",
     "ocpp_identity": "OCPP identity",
     "site_model_name": "site model",
     "output_translation": "output translation",

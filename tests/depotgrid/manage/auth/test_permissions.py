@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ def test_the_permission_table_matches_the_code() -> None:
 
 def _bodies(ids: dict[str, str]) -> dict[str, dict[str, Any]]:
     return {
+        "POST /api/microgrids/{microgrid_id}/scopes/{scope_id}/envelopes": _envelope_body(5, 6),
         "POST /api/depots": {"name": "Walked depot", "timezone": "UTC"},
         "PATCH /api/depots/{depot_id}": {"name": "Renamed depot"},
         "POST /api/depots/{depot_id}/circuits": {
@@ -81,6 +83,11 @@ def _bodies(ids: dict[str, str]) -> dict[str, dict[str, Any]]:
         "PATCH /api/power-sources/{power_source_id}": {"state": "IDLE"},
         "POST /api/depots/{depot_id}/devices": {"name": "Sensor"},
         "PATCH /api/devices/{device_id}": {"site_model_name": "BBA"},
+        "POST /api/circuits/{circuit_id}/meter-readings": {
+            "timestamp": datetime.now(UTC).isoformat(),
+            "power_kw": 12.5,
+            "energy_register_kwh": 100.0,
+        },
     }
 
 
@@ -102,13 +109,39 @@ def _seed(client: httpx.Client) -> dict[str, str]:
         f"{base}/power-sources", json={"kind": "BATTERY", "rated_power_kw": 30}
     ).json()
     device = client.post(f"{base}/devices", json={"name": "Gateway"}).json()
+    microgrid = client.get("/api/microgrids", params={"depot_id": depot["id"]}).json()
+    microgrid_id = microgrid["items"][0]["microgrid_id"]
+    (scope,) = client.get(f"/api/microgrids/{microgrid_id}/scopes").json()["items"]
+    envelope = client.post(
+        f"/api/microgrids/{microgrid_id}/scopes/{scope['scope_id']}/envelopes",
+        json=_envelope_body(-1, 1),
+    ).json()
     return {
         "depot_id": depot["id"],
         "circuit_id": circuit["id"],
         "charger_id": charger["id"],
         "power_source_id": source["id"],
         "device_id": device["id"],
+        "microgrid_id": microgrid["items"][0]["microgrid_id"],
+        "cycle_id": _latest_cycle(client, microgrid["items"][0]["microgrid_id"]),
+        "scope_id": scope["scope_id"],
+        "envelope_id": envelope["id"],
     }
+
+
+def _envelope_body(start_hours: int, end_hours: int) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    block = {
+        "start": (now + timedelta(hours=start_hours)).isoformat(),
+        "end": (now + timedelta(hours=end_hours)).isoformat(),
+        "max_import_kw": 50,
+    }
+    return {"source": {"kind": "MANUAL", "reference": "matrix"}, "blocks": [block]}
+
+
+def _latest_cycle(client: httpx.Client, microgrid_id: str) -> str:
+    cycles = client.get(f"/api/microgrids/{microgrid_id}/cycles", params={"limit": 1}).json()
+    return str(cycles["items"][0]["cycle_id"])
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -161,7 +194,17 @@ def _empty_depot(admin: httpx.Client, depot_id: str, keep: str | None = None) ->
 
 def test_no_credentials_is_401_on_every_row(anonymous: httpx.Client) -> None:
     ids = dict.fromkeys(
-        ("depot_id", "circuit_id", "charger_id", "power_source_id", "device_id"),
+        (
+            "depot_id",
+            "circuit_id",
+            "charger_id",
+            "power_source_id",
+            "device_id",
+            "microgrid_id",
+            "cycle_id",
+            "scope_id",
+            "envelope_id",
+        ),
         "00000000-0000-0000-0000-000000000000",
     )
     for _, method, template, _ in matrix_rows():
