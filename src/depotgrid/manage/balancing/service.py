@@ -8,7 +8,6 @@ reads what the previous one left in force (setpoints, caps, breach state).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -408,9 +407,3 @@ def readings_page(
     if uow.legacy.get(Circuit, circuit_id) is None:
         raise NotFound("circuit", circuit_id)
     return repository(uow).readings_page(circuit_id, limit=limit, offset=offset)
-
-
-def latest_readings(uow: UnitOfWork, circuit_ids: list[str]) -> Mapping[str, MeterReading]:
-    repo = repository(uow)
-    found = {circuit_id: repo.latest_reading(circuit_id) for circuit_id in circuit_ids}
-    return {k: v for k, v in found.items() if v is not None}

@@ -1,4 +1,4 @@
-"""The scheduler: runs each registered job every interval, each in its own unit of work.
+"""The scheduler: runs each registered job when it is due, each managing its own transactions.
 
 Time inside a job comes from the unit of work's injected clock, never from the thread's own
 notion of time, so tests and the simulator's logical time drive it. A failing job is logged and
@@ -23,8 +23,22 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class Job:
     name: str
-    run: Callable[[UnitOfWork], int]
-    """Does one round of work in the unit of work it is given; returns how much it changed."""
+    run: Callable[[UnitOfWorkFactory], int]
+    """Does one round of work in units of work of its own; returns how much it changed."""
+    every_seconds: float = 0.0
+    """At most once per this much clock time; 0 = every round."""
+
+
+def in_one_transaction(work: Callable[[UnitOfWork], int]) -> Callable[[UnitOfWorkFactory], int]:
+    """Adapt work done in one unit of work (committed when it returns) to a job."""
+
+    def run(uows: UnitOfWorkFactory) -> int:
+        with uows.write() as uow:
+            changed = work(uow)
+            uow.commit()
+        return changed
+
+    return run
 
 
 @dataclass
@@ -67,10 +81,11 @@ class Scheduler:
 
     def _run(self, job: Job) -> None:
         state = self.states.setdefault(job.name, JobState())
+        started = self.uows.clock.now()
+        if state.last_run_at and (started - state.last_run_at).total_seconds() < job.every_seconds:
+            return
         try:
-            with self.uows.write() as uow:
-                changed = job.run(uow)
-                uow.commit()
+            changed = job.run(self.uows)
         except Exception as exc:  # one job's failure must not stop the others
             state.last_error = f"{type(exc).__name__}: {exc}"
             state.last_error_at = self.uows.clock.now()
@@ -78,4 +93,4 @@ class Scheduler:
             return
         state.runs += 1
         state.changes += changed
-        state.last_run_at = self.uows.clock.now()
+        state.last_run_at = started

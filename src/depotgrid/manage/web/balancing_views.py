@@ -7,7 +7,7 @@ the depot's local time with its zone; every number a limit produced carries its 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -248,7 +248,6 @@ class CircuitPage:
     fresh: bool | None
     refreshed: Moment | None
     timezone: str
-    children: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _names(uow: UnitOfWork, depot_id: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -519,9 +518,6 @@ def circuit_page(uow: UnitOfWork, circuit_id: str) -> CircuitPage:
         fresh=None if newest is None else (now - newest.timestamp).total_seconds() <= stale_after,
         refreshed=moment(now, zone, now),
         timezone=depot.timezone,
-        children=sorted(
-            (c.name, c.id) for c in circuits.values() if c.parent_circuit_id == circuit_id
-        ),
     )
 
 

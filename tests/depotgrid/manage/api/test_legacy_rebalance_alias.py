@@ -16,6 +16,7 @@ from depotgrid.manage.unit_of_work import UnitOfWorkFactory
 from tests.conftest import Accounts, client_for
 from tests.depotgrid.manage.api.balancing_helpers import cycle, microgrid_id, plug_in
 from tests.depotgrid.manage.api.helpers import create_charger, create_circuit, create_depot
+from tests.depotgrid.manage.web.ui_client import UiClient
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 
@@ -70,8 +71,6 @@ def test_the_resulting_cycle_is_visible_on_the_canonical_microgrid_surfaces(
 def test_the_cycle_shows_on_the_depot_cycles_page(
     api: httpx.Client, site: dict[str, str], server_url: str, accounts: Accounts
 ) -> None:
-    from tests.depotgrid.manage.web.ui_client import UiClient
-
     mapped = api.post(f"/api/circuit/{site['row_id']}/rebalance_load").json()
     with UiClient(server_url) as ui:
         ui.login(accounts.make("viewer"))
@@ -101,7 +100,10 @@ def test_an_unknown_circuit_alias_is_404(api: httpx.Client) -> None:
 
 
 def test_alias_use_is_audited_with_actor_circuit_and_mapped_ids(
-    api: httpx.Client, site: dict[str, str], uows: UnitOfWorkFactory, accounts: Accounts,
+    api: httpx.Client,
+    site: dict[str, str],
+    uows: UnitOfWorkFactory,
+    accounts: Accounts,
     server_url: str,
 ) -> None:
     operator = accounts.make("operator")

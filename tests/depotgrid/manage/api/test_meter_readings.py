@@ -89,9 +89,7 @@ def test_a_missing_field_is_422_naming_it(api: httpx.Client, circuit: dict[str, 
     assert errors_by_field(response) == {"energy_register_kwh": "is required"}
 
 
-def test_a_reading_too_far_in_the_future_is_422(
-    api: httpx.Client, circuit: dict[str, str]
-) -> None:
+def test_a_reading_too_far_in_the_future_is_422(api: httpx.Client, circuit: dict[str, str]) -> None:
     ahead = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
     response = api.post(
         f"/api/circuits/{circuit['id']}/meter-readings", json=_body(timestamp=ahead)

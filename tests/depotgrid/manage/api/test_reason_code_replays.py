@@ -197,9 +197,9 @@ def test_two_readings_over_are_not_a_breach_and_a_reading_back_under_closes_one(
     microgrid = microgrid_id(api, depot["id"])
     for seconds_ago in (5, 4):
         last = post_reading(api, grid["id"], 150.0, seconds_ago=seconds_ago)
-    assert api.get(f"/api/microgrids/{microgrid}/cycles/{last['cycle_id']}").json()[
-        "breaches"
-    ] == []
+    assert (
+        api.get(f"/api/microgrids/{microgrid}/cycles/{last['cycle_id']}").json()["breaches"] == []
+    )
     post_reading(api, grid["id"], 150.0, seconds_ago=3)
     closing = post_reading(api, grid["id"], 60.0, seconds_ago=2)
     detail = api.get(f"/api/microgrids/{microgrid}/cycles/{closing['cycle_id']}").json()

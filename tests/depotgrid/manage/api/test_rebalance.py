@@ -69,9 +69,7 @@ def test_cycles_are_listed_newest_first_and_open_to_their_detail(
 ) -> None:
     first = rebalance(api, site["microgrid_id"])
     second = rebalance(api, site["microgrid_id"])
-    listing = api.get(
-        f"/api/microgrids/{site['microgrid_id']}/cycles", params={"limit": 2}
-    ).json()
+    listing = api.get(f"/api/microgrids/{site['microgrid_id']}/cycles", params={"limit": 2}).json()
     assert [c["cycle_id"] for c in listing["items"]] == [second["cycle_id"], first["cycle_id"]]
     assert listing["total"] >= 2
     assert second["sequence"] == first["sequence"] + 1
@@ -174,3 +172,11 @@ def test_an_operator_may_rebalance(
         response = operator.post(f"/api/microgrids/{site['microgrid_id']}/rebalance")
         assert response.status_code == 201
         assert response.json()["actor"].startswith("operator-")
+
+
+def test_bad_paging_of_cycles_is_422_naming_the_parameter(
+    api: httpx.Client, site: dict[str, str]
+) -> None:
+    response = api.get(f"/api/microgrids/{site['microgrid_id']}/cycles", params={"limit": 0})
+    assert response.status_code == 422
+    assert "limit" in errors_by_field(response)

@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import Accounts
 from tests.depotgrid.manage.api.balancing_helpers import (
     by_id,
-    cycle,
     microgrid_id,
     plug_in,
     post_reading,
@@ -67,7 +66,9 @@ def test_fresh_telemetry_shows_source_mode_measured(
     modes = {c["circuit_id"]: c["telemetry"]["mode"] for c in result["circuits"]}
     assert set(modes.values()) == {"MEASURED"}
     text = _page(viewer, site, result["cycle_id"])
-    assert 'source_mode</span> <span class="badge badge-green" data-mode="MEASURED">MEASURED' in text
+    assert (
+        'source_mode</span> <span class="badge badge-green" data-mode="MEASURED">MEASURED' in text
+    )
 
 
 def test_stale_telemetry_shows_fallback_derived_with_its_inputs_and_thresholds(

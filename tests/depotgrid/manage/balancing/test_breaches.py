@@ -54,8 +54,12 @@ def test_k_minus_one_readings_over_open_nothing() -> None:
 
 def test_k_readings_over_open_one_episode_from_the_first_of_them() -> None:
     result = check(
-        "c", BreachState(), [at(0, 90), at(10, 110), at(20, 120), at(30, 115)], 100.0,
-        BreachContext(), POLICY,
+        "c",
+        BreachState(),
+        [at(0, 90), at(10, 110), at(20, 120), at(30, 115)],
+        100.0,
+        BreachContext(),
+        POLICY,
     )
     (episode,) = result.episodes
     assert episode.status is EpisodeStatus.OPEN

@@ -48,7 +48,9 @@ def snapshots(draw: st.DrawFn, max_circuits: int = 6, max_chargers: int = 10) ->
     for k in range(count):
         rating = draw(st.sampled_from([20.0, 50.0, 80.0, 150.0, 400.0]))
         source = draw(st.sampled_from(SOURCES))
-        available = rating if source == "RATING" else draw(st.sampled_from([0.5, 0.8, 1.0])) * rating
+        available = (
+            rating if source == "RATING" else draw(st.sampled_from([0.5, 0.8, 1.0])) * rating
+        )
         circuits.append(
             CircuitSpec(
                 circuit_id=f"k{k}",
@@ -201,7 +203,9 @@ def test_an_envelope_expiring_to_the_safe_default_never_raises_a_setpoint_under_
     k = data.draw(st.integers(0, len(circuits) - 1))
     circuit = circuits[k]
     safe = min(circuit.safe_default_capacity_kw, circuit.available_capacity_kw)
-    circuits[k] = replace(circuit, available_capacity_kw=safe, available_capacity_source="SAFE_DEFAULT")
+    circuits[k] = replace(
+        circuit, available_capacity_kw=safe, available_capacity_source="SAFE_DEFAULT"
+    )
     before = plan_cycle(snapshot, POLICY, NOW)
     after = plan_cycle(replace(snapshot, circuits=tuple(circuits)), POLICY, NOW)
     assume(_same_admitted(before, after))
@@ -236,8 +240,11 @@ def test_an_envelope_below_the_rating_binds_and_chargers_inherit_its_reason() ->
 
 
 def test_rounding_down_hands_the_freed_power_out_in_order_and_says_step_rounding() -> None:
-    snapshot = CycleSnapshot("d", (grid(max_capacity_kw=10.0, available_capacity_kw=10.0),),
-                             tuple(charger(i, min_power_kw=0.0) for i in ("a", "b", "c")))
+    snapshot = CycleSnapshot(
+        "d",
+        (grid(max_capacity_kw=10.0, available_capacity_kw=10.0),),
+        tuple(charger(i, min_power_kw=0.0) for i in ("a", "b", "c")),
+    )
     result = plan_cycle(snapshot, POLICY, NOW)
     assert [s.kw for s in result.setpoints] == [3.4, 3.3, 3.3]
     assert result.total_allocated_kw == pytest.approx(10.0)
@@ -256,19 +263,30 @@ def test_demand_follows_the_plug_and_the_request() -> None:
         ),
     )
     result = plan_cycle(snapshot, POLICY, NOW)
-    assert (result.setpoint("unplugged").kw, result.setpoint("unplugged").reasons) == (0.0, (NOT_READY,))
-    assert (result.setpoint("wants-7").kw, result.setpoint("wants-7").reasons) == (7.0, (EV_DEMAND,))
+    assert (result.setpoint("unplugged").kw, result.setpoint("unplugged").reasons) == (
+        0.0,
+        (NOT_READY,),
+    )
+    assert (result.setpoint("wants-7").kw, result.setpoint("wants-7").reasons) == (
+        7.0,
+        (EV_DEMAND,),
+    )
     assert result.setpoint("wants-none").reasons == (EV_DEMAND,)
 
 
 def test_a_charger_whose_minimum_does_not_fit_is_refused_with_the_binding_reason() -> None:
     snapshot = CycleSnapshot(
-        "d", (grid(max_capacity_kw=10.0, available_capacity_kw=10.0),),
+        "d",
+        (grid(max_capacity_kw=10.0, available_capacity_kw=10.0),),
         (charger("a", min_power_kw=6.0), charger("b", min_power_kw=6.0)),
     )
     result = plan_cycle(snapshot, POLICY, NOW)
     assert result.setpoint("a").kw == 10.0
-    assert result.setpoint("b").reasons == (MIN_NOT_AVAILABLE, PHYSICAL_RATING, f"{ANCESTOR_SATURATED}:grid")
+    assert result.setpoint("b").reasons == (
+        MIN_NOT_AVAILABLE,
+        PHYSICAL_RATING,
+        f"{ANCESTOR_SATURATED}:grid",
+    )
 
 
 def test_uncontrolled_load_is_the_reading_less_the_setpoints_in_force() -> None:
@@ -309,11 +327,19 @@ def test_cycles_chain_and_a_dropped_cap_under_a_steady_load_opens_a_cap_dropped_
     circuits = (grid(),)
     previous: tuple[dict[str, float], dict] = ({}, {})
     results = []
-    for step, (available, kw) in enumerate([(100.0, 80.0), (50.0, 80.0), (50.0, 80.0), (50.0, 80.0), (50.0, 80.0)]):
+    for step, (available, kw) in enumerate(
+        [(100.0, 80.0), (50.0, 80.0), (50.0, 80.0), (50.0, 80.0), (50.0, 80.0)]
+    ):
         moment = NOW + timedelta(seconds=10 * step)
         snapshot = CycleSnapshot(
             "d",
-            (replace(circuits[0], available_capacity_kw=available, available_capacity_source="ENVELOPE"),),
+            (
+                replace(
+                    circuits[0],
+                    available_capacity_kw=available,
+                    available_capacity_source="ENVELOPE",
+                ),
+            ),
             (),
             {"grid": (Reading(moment, kw),)},
             previous[0],

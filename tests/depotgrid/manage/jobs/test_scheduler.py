@@ -1,11 +1,11 @@
 """The scheduler runs every job each round, survives a failing job, and reports it."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from depotgrid.common.clock import ManualClock
 from depotgrid.manage.bootstrap import unit_of_work_factory
 from depotgrid.manage.events.store import NewEvent
-from depotgrid.manage.jobs.scheduler import Job, Scheduler
+from depotgrid.manage.jobs.scheduler import Job, Scheduler, in_one_transaction
 from depotgrid.manage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -30,9 +30,12 @@ def _fail(uow: UnitOfWork) -> int:
 def test_a_failing_job_is_reported_and_the_others_still_run(uows: UnitOfWorkFactory) -> None:
     clock = ManualClock(T0)
     factory = unit_of_work_factory(uows.engine, clock)
-    scheduler = Scheduler(factory, [Job("broken", _fail), Job("ticker", _write_event)], 0)
+    jobs = [
+        Job("broken", in_one_transaction(_fail)),
+        Job("ticker", in_one_transaction(_write_event)),
+    ]
+    scheduler = Scheduler(factory, jobs, 0)
     scheduler.run_once()
-    clock.advance(T0 - T0)
     scheduler.run_once()
     assert scheduler.states["ticker"].runs == 2
     assert scheduler.states["ticker"].changes == 2
@@ -46,7 +49,21 @@ def test_a_failing_job_is_reported_and_the_others_still_run(uows: UnitOfWorkFact
 
 
 def test_interval_zero_never_starts_a_thread(uows: UnitOfWorkFactory) -> None:
-    scheduler = Scheduler(uows, [Job("ticker", _write_event)], 0)
+    scheduler = Scheduler(uows, [Job("ticker", in_one_transaction(_write_event))], 0)
     scheduler.start()
     assert scheduler._thread is None
     scheduler.stop()
+
+
+def test_a_job_with_a_period_runs_only_when_due_on_the_clock(uows: UnitOfWorkFactory) -> None:
+    clock = ManualClock(T0)
+    factory = unit_of_work_factory(uows.engine, clock)
+    job = Job("slow", in_one_transaction(_write_event), every_seconds=60)
+    scheduler = Scheduler(factory, [job], 0)
+    scheduler.run_once()
+    clock.advance(timedelta(seconds=59))
+    scheduler.run_once()
+    assert scheduler.states["slow"].runs == 1
+    clock.advance(timedelta(seconds=1))
+    scheduler.run_once()
+    assert scheduler.states["slow"].runs == 2

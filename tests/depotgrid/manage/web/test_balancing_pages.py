@@ -7,6 +7,9 @@ import re
 import httpx
 import pytest
 
+from depotgrid.manage.legacy import service
+from depotgrid.manage.unit_of_work import UnitOfWorkFactory
+from tests.conftest import Accounts
 from tests.depotgrid.manage.api.balancing_helpers import (
     microgrid_id,
     plug_in,
@@ -65,12 +68,8 @@ def test_the_circuit_page_shows_capacity_its_source_and_the_latest_allocations(
 
 
 def test_the_circuit_page_shows_envelope_as_the_source(
-    viewer_ui: UiClient, uows: object, api: httpx.Client, site: dict[str, str]
+    viewer_ui: UiClient, uows: UnitOfWorkFactory, site: dict[str, str]
 ) -> None:
-    from depotgrid.manage.legacy import service
-    from depotgrid.manage.unit_of_work import UnitOfWorkFactory
-
-    assert isinstance(uows, UnitOfWorkFactory)
     with uows.write() as uow:
         service.update_circuit(
             uow,
@@ -157,11 +156,8 @@ def test_a_cycle_of_another_depot_is_a_404_page(
 
 
 def test_an_operator_rebalances_from_the_cycles_tab(
-    server_url: str, accounts: object, site: dict[str, str]
+    server_url: str, accounts: Accounts, site: dict[str, str]
 ) -> None:
-    from tests.conftest import Accounts
-
-    assert isinstance(accounts, Accounts)
     with UiClient(server_url) as ui:
         ui.login(accounts.make("operator"))
         page = ui.get(f"/depots/{site['depot_id']}/cycles")
@@ -170,9 +166,7 @@ def test_an_operator_rebalances_from_the_cycles_tab(
         assert re.search(r"Cycle #\d+ ran: 50.0 kW allocated", done.text)
 
 
-def test_a_viewer_may_not_rebalance_from_the_ui(
-    viewer_ui: UiClient, site: dict[str, str]
-) -> None:
+def test_a_viewer_may_not_rebalance_from_the_ui(viewer_ui: UiClient, site: dict[str, str]) -> None:
     viewer_ui.get(f"/depots/{site['depot_id']}/cycles")
     refused = viewer_ui.post(f"/depots/{site['depot_id']}/rebalance", {})
     assert refused.status_code == 403
