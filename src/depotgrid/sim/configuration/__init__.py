@@ -1,0 +1,1 @@
+"""Simulation Configuration Service (design §3-§5, §8): versioned depot definitions."""
