@@ -9,6 +9,7 @@ from depotgrid.manage.web import (
     balancing_pages,
     depot_pages,
     entity_pages,
+    envelope_pages,
     microgrid_pages,
 )
 
@@ -18,3 +19,4 @@ router.include_router(depot_pages.router)
 router.include_router(entity_pages.router)
 router.include_router(microgrid_pages.router)
 router.include_router(balancing_pages.router)
+router.include_router(envelope_pages.router)
