@@ -84,6 +84,7 @@ class FastFp:
         self.cp_base = cp_base
         self.peers: dict[str, Peer] = {}
         self.client: httpx.AsyncClient | None = None
+        self.gate = asyncio.Semaphore(64)
         self.received = 0
         self.pending: set[asyncio.Task[Any]] = set()
 
@@ -124,6 +125,11 @@ class FastFp:
             task.add_done_callback(self.pending.discard)
 
     async def _acknowledge(self, configuration_id: str, peer: Peer, correlation: str) -> None:
+        assert self.client is not None
+        async with self.gate:
+            await self._post_ack(configuration_id, peer, correlation)
+
+    async def _post_ack(self, configuration_id: str, peer: Peer, correlation: str) -> None:
         assert self.client is not None
         await self.client.post(
             f"{self.cp_base}/handshake_acknowledge",
@@ -197,11 +203,17 @@ async def run_size(n: int, args: argparse.Namespace) -> Result:
         uvicorn.Config(fp, host="127.0.0.1", port=fp_port, log_level="error", access_log=False)
     )
     serving = asyncio.create_task(server.serve())
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    # httpcore's pool slows down badly with many queued requests: keep the queues in semaphores.
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    retrying = httpx.AsyncHTTPTransport(limits=limits, retries=3)
     try:
         await wait_ready(sim_url, process)
-        async with httpx.AsyncClient(base_url=sim_url, timeout=60, limits=limits) as sim:
-            fp.client = sim
+        async with (
+            httpx.AsyncClient(base_url=sim_url, timeout=60, transport=retrying) as sim,
+            httpx.AsyncClient(base_url=sim_url, timeout=60, limits=limits) as fp_out,
+        ):
+            fp.client = fp_out
+            control_gate = asyncio.Semaphore(16)
             configuration = (
                 await sim.post("/simulation-configurations", json=CONFIGURATION)
             ).json()
@@ -240,26 +252,28 @@ async def run_size(n: int, args: argparse.Namespace) -> Result:
                 """Hand-shake the session, then heartbeat every interval until `stop`."""
                 nonlocal failures, sent
                 await asyncio.sleep(offset)
-                await sim.post(
-                    f"{sessions}/{session_id}/commands/send-handshake",
-                    json={"heartbeat_interval_seconds": args.interval},
-                )
+                async with control_gate:
+                    await sim.post(
+                        f"{sessions}/{session_id}/commands/send-handshake",
+                        json={"heartbeat_interval_seconds": args.interval},
+                    )
                 peer = fp.peers[configuration_id]
                 next_at = time.monotonic()
                 while next_at < stop:
                     offline = datetime.now(UTC) + timedelta(seconds=2 * args.interval + 1)
                     started = time.monotonic()
                     try:
-                        answer = await sim.post(
-                            "/oscp/cp/2.0/heartbeat",
-                            content=json.dumps({"offline_mode_at": iso(offline)}),
-                            headers={
-                                "Authorization": f"Token {peer.cp_token}",
-                                "X-Request-ID": str(uuid.uuid4()),
-                                "X-OSCP-Configuration-ID": configuration_id,
-                                "Content-Type": "application/json",
-                            },
-                        )
+                        async with fp.gate:
+                            answer = await fp_out.post(
+                                "/oscp/cp/2.0/heartbeat",
+                                content=json.dumps({"offline_mode_at": iso(offline)}),
+                                headers={
+                                    "Authorization": f"Token {peer.cp_token}",
+                                    "X-Request-ID": str(uuid.uuid4()),
+                                    "X-OSCP-Configuration-ID": configuration_id,
+                                    "Content-Type": "application/json",
+                                },
+                            )
                         ok = answer.status_code == 204
                     except httpx.HTTPError:
                         ok = False
@@ -411,6 +425,8 @@ def ledger_capacity(database_url: str | None, entries: int = 3000) -> float:
 
 
 def main() -> None:
+    # `timeout` and CI send SIGTERM: unwind so the sim process started here is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--sweep", type=str, default="", help="comma-separated session counts")

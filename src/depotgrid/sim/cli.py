@@ -14,7 +14,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
 ) -> None:
-    """Migrate sim's database, then serve the control API, the OSCP CP protocol API and the UI."""
+    """Migrate sim's database, then serve the control API, the OSCP CP protocol API and the UI.
+
+    `kill -USR1 <pid>` prints every thread's stack to stderr (diagnosing a stuck process).
+    """
+    import faulthandler
+    import signal
+
     import uvicorn
 
     from depotgrid.common.logging import configure_logging
@@ -23,6 +29,7 @@ def serve(
     from depotgrid.sim.db.engine import make_engine
     from depotgrid.sim.db.migrate import upgrade
 
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     settings = Settings()
     settings.ensure_data_dir()
     configure_logging(settings.log_level, json=settings.log_json)
