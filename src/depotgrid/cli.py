@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from rich.console import Console
+from sqlalchemy import Engine
 
 from depotgrid.common.clock import SystemClock
 from depotgrid.common.logging import configure_logging
@@ -36,12 +38,8 @@ def _settings() -> Settings:
 
 def _migrated_uows(settings: Settings):  # type: ignore[no-untyped-def]
     from depotgrid.manage.bootstrap import unit_of_work_factory
-    from depotgrid.manage.db.engine import make_engine
-    from depotgrid.manage.db.migrate import upgrade
 
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    return unit_of_work_factory(engine, SystemClock())
+    return unit_of_work_factory(_migrated_engine(settings), SystemClock())
 
 
 @manage_app.command("serve")
@@ -152,10 +150,12 @@ def microgrid_backfill() -> None:
 @app.command("demo")
 def demo(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port for manage.")] = 8000,
+    sim_port: Annotated[int, typer.Option(help="Port for the simulator.")] = 8100,
 ) -> None:
-    """Start everything on an embedded SQLite database with example data, and print the login."""
-    from depotgrid.demo import seed
+    """Start manage and the simulator on embedded SQLite databases with example data, and print
+    the login and both URLs."""
+    from depotgrid.demo import depot_tree, seed
 
     settings = _settings()
     uows = _migrated_uows(settings)
@@ -165,16 +165,61 @@ def demo(
     print(f"depotgrid demo: manage at {url} (database {settings.database_url})")
     print(f"log in as {DEMO_ADMIN} with password {password}")
     print(f"seeded depot: {depot_name}", flush=True)
-    _serve(settings, host, port)
+    asyncio.run(_serve_demo(settings, host, port, sim_port, depot_tree(uows)))
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+async def _serve_demo(
+    settings: Settings, host: str, port: int, sim_port: int, tree: dict[str, Any]
+) -> None:
+    """Both services in one process; when either stops (Ctrl-C), both stop."""
+    from depotgrid.demo import seed_simulation
     from depotgrid.manage.app import create_app
+    from depotgrid.sim.app import create_sim_app
+
+    servers = [
+        uvicorn.Server(uvicorn.Config(app, host=host, port=p, log_config=None))
+        for app, p in (
+            (create_app(settings, engine=_migrated_engine(settings)), port),
+            (create_sim_app(settings, engine=_migrated_sim_engine(settings)), sim_port),
+        )
+    ]
+    serving = [asyncio.create_task(server.serve()) for server in servers]
+    while not all(server.started for server in servers):
+        if any(task.done() for task in serving):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        sim_url = f"http://{host}:{sim_port}"
+        run_id = await asyncio.to_thread(seed_simulation, sim_url, tree)
+        print(f"simulator at {sim_url}/ui (run {run_id} of the seeded depot)", flush=True)
+    await asyncio.wait(serving, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*serving)
+
+
+def _migrated_engine(settings: Settings) -> Engine:
     from depotgrid.manage.db.engine import make_engine
     from depotgrid.manage.db.migrate import upgrade
 
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    return engine
+
+
+def _migrated_sim_engine(settings: Settings) -> Engine:
+    from depotgrid.sim.db.engine import make_engine
+    from depotgrid.sim.db.migrate import upgrade
+
+    engine = make_engine(settings.sim_database_url)
+    upgrade(engine)
+    return engine
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from depotgrid.manage.app import create_app
+
+    engine = _migrated_engine(settings)
     uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_config=None)
 
 

@@ -1,13 +1,21 @@
-"""Example data for `depotgrid demo`: one depot with a small circuit tree."""
+"""Example data for `depotgrid demo`: one depot with a small circuit tree in manage, and the
+same depot in the simulator (imported from manage's depot tree over the sim's HTTP API, as any
+QA engineer would) with a run started on it."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
+
 from depotgrid.manage.auth.service import create_or_update_user
 from depotgrid.manage.legacy import service
+from depotgrid.manage.legacy import views as legacy_views
 from depotgrid.manage.legacy.model import Charger, Depot, Device, PowerSource
 from depotgrid.manage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 DEMO_DEPOT = "Riverside Bus Depot"
+DEMO_SIMULATION = f"{DEMO_DEPOT} (simulated)"
 ACTOR = "demo-seed"
 
 
@@ -22,6 +30,49 @@ def seed(uows: UnitOfWorkFactory, *, admin_email: str, admin_password: str) -> s
             _seed_depot(uow)
         uow.commit()
     return DEMO_DEPOT
+
+
+def depot_tree(uows: UnitOfWorkFactory) -> dict[str, Any]:
+    """The demo depot as manage's API shows it (`GET /api/depots/{id}/tree`)."""
+    with uows.read() as uow:
+        depots, _ = uow.legacy.page(Depot, limit=1, offset=0, search=DEMO_DEPOT)
+        return legacy_views.depot_tree(uow, depots[0].id).model_dump(mode="json")
+
+
+def seed_simulation(sim_url: str, tree: dict[str, Any]) -> str:
+    """Import the depot into the simulator once and make sure a run of it is running; returns
+    the run's id. Goes through the sim's control API only."""
+    with httpx.Client(base_url=sim_url, timeout=30) as sim:
+        configuration_id = _simulation_configuration(sim, tree)
+        runs = sim.get("/simulation-runs", params={"limit": 500}).raise_for_status().json()
+        mine = [r for r in runs["items"] if r["configuration_id"] == configuration_id]
+        live = [r for r in mine if r["state"] in ("created", "running", "paused")]
+        if live:
+            run = live[0]
+        else:
+            run = (
+                sim.post(
+                    "/simulation-runs",
+                    json={"configuration_id": configuration_id, "configuration_version": 1},
+                )
+                .raise_for_status()
+                .json()
+            )
+        command = {"created": "start", "paused": "resume"}.get(run["state"])
+        if command:
+            sim.post(f"/simulation-runs/{run['id']}/commands/{command}").raise_for_status()
+        return str(run["id"])
+
+
+def _simulation_configuration(sim: httpx.Client, tree: dict[str, Any]) -> str:
+    existing = sim.get("/simulation-configurations", params={"limit": 500}).raise_for_status()
+    for item in existing.json()["items"]:
+        if item["name"] == DEMO_SIMULATION:
+            return str(item["id"])
+    imported = sim.post(
+        "/simulation-configurations/import/legacy", json={"name": DEMO_SIMULATION, "depot": tree}
+    )
+    return str(imported.raise_for_status().json()["id"])
 
 
 def _seed_depot(uow: UnitOfWork) -> None:
