@@ -43,7 +43,7 @@ ensure_npm_packages() {
   command -v npm >/dev/null 2>&1 || die "Node.js and npm are needed for the UI's front-end packages"
   local stamp="node_modules/.depotgrid-lock"
   if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp" \
-     && [ -d src/depotgrid/manage/web/static/vendor ]; then
+     && [ -d src/depotgrid/manage/web/static/vendor ] && [ -d src/depotgrid/sim/web/static/vendor ]; then
     return
   fi
   say "installing front-end packages (npm ci)"
