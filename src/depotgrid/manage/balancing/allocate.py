@@ -5,6 +5,8 @@ The steps follow ../shared/anchors/load-balancing.md §b:
 1. Headroom per node: its effective cap less the uncontrolled load under it (never below 0).
 2. Admission: chargers, in a deterministic order (tier, already charging, session start, id),
    are admitted when every ancestor still has room for their minimum, which is then reserved.
+   When every ready charger's minimum fits at once, that order cannot refuse anyone, so all are
+   admitted without walking it.
 3. Fill, tier by tier (strict priority): weighted max-min water-filling with floors,
    x_i = clamp(w_i * t, min_i, max_i), raising the common level t until a node saturates
    (its chargers freeze, with that node's reasons) or a charger reaches its maximum.
@@ -16,20 +18,24 @@ Each charger ends at clamp(w_i * min(T_a over its ancestors a), min_i, max_i). O
 laminar family of constraints) that is the lexicographically max-min fair allocation, and it also
 maximises total power: tests check both against linear programs.
 
-Nodes of equal height (longest distance down to a leaf) have disjoint subtrees, so each height is
-solved for all its nodes at once with segmented numpy operations over (node, charger) pairs.
-Everything is ordered by id first, so shuffled inputs give identical output.
+Nodes of equal height (longest distance down to a leaf) have disjoint subtrees, and a charger has
+at most one ancestor of each height, so each height is solved for all its nodes at once: one
+(height x charger) table of owners, with a placeholder node for "none", feeds bincounts and one
+sort of the breakpoints by (node, level). Everything is ordered by id first, so shuffled inputs
+give identical output. Chargers arrive as named tuples and turn into columns with one zip;
+per-charger records are only built when read.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
-from itertools import pairwise
-from operator import attrgetter
+from operator import attrgetter, itemgetter
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +50,10 @@ from depotgrid.manage.balancing.reasons import (
 EPSILON_KW = 1e-9
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+# Why a charger's setpoint is what it is, besides a binding node: one small int per charger.
+_FREE, _AT_MAX, _NOT_READY, _REFUSED = range(4)
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,10 @@ class NodeInput:
     reasons: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ChargerInput:
+class ChargerInput(NamedTuple):
+    """A charger's bounds and priority. A named tuple: a fleet of thousands becomes columns with
+    one zip each cycle."""
+
     charger_id: str
     node_id: str
     min_kw: float
@@ -71,8 +83,9 @@ class ChargerInput:
     session_started_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class ChargerSetpoint:
+class ChargerSetpoint(NamedTuple):
+    """One charger's result. A named tuple: thousands are built whenever setpoints are read."""
+
     charger_id: str
     kw: float
     admitted: bool
@@ -80,8 +93,9 @@ class ChargerSetpoint:
     binding_node_id: str | None
 
 
-@dataclass(frozen=True)
-class NodeOutcome:
+class NodeOutcome(NamedTuple):
+    """One node's result. A named tuple, like ChargerSetpoint."""
+
     node_id: str
     cap_kw: float
     headroom_kw: float
@@ -96,42 +110,59 @@ class AllocationInputError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Allocation:
-    """The result, kept in columns; per-charger and per-node records are built when first read."""
+    """The result, kept in columns; per-charger and per-node records are built when first read.
+
+    Columns follow charger_ids (ascending); binding holds the index in nodes_in of the node that
+    limits or refused each charger (-1 for none); owners is each charger's ancestor at every
+    height, len(nodes_in) where it has none.
+    """
 
     nodes_in: tuple[NodeInput, ...]
     charger_ids: tuple[str, ...]
-    charger_max: Floats = field(repr=False)
     kw: Floats = field(repr=False)
-    admitted: npt.NDArray[np.bool_] = field(repr=False)
-    refusal: tuple[str | None, ...] = field(repr=False)
+    admitted: Bools = field(repr=False)
     binding: Ints = field(repr=False)
+    ready: Bools = field(repr=False)
+    maximum: Floats = field(repr=False)
+    owners: Ints = field(repr=False)
     headroom: Floats = field(repr=False)
-    allocated: Floats = field(repr=False)
 
     @property
     def total_kw(self) -> float:
-        return math.fsum(self.kw.tolist())
+        return float(self.kw.sum())
 
     @cached_property
     def setpoints(self) -> tuple[ChargerSetpoint, ...]:
-        return tuple(self._setpoint(i) for i in range(len(self.charger_ids)))
+        why = np.where(self.kw >= self.maximum - EPSILON_KW, _AT_MAX, _FREE)
+        why[self.ready & ~self.admitted] = _REFUSED
+        why[~self.ready] = _NOT_READY
+        binding = self.binding.tolist()
+        codes = (self.binding * 4 + why).tolist()
+        reasons = {code: self._reasons(*divmod(code, 4)) for code in set(codes)}
+        # Index -1 (no binding node) reads the trailing None.
+        names = [*(node.node_id for node in self.nodes_in), None]
+        rows = zip(
+            self.charger_ids,
+            self.kw.tolist(),
+            self.admitted.tolist(),
+            map(reasons.__getitem__, codes),
+            map(names.__getitem__, binding),
+            strict=True,
+        )
+        return tuple(map(ChargerSetpoint._make, rows))
 
     @cached_property
     def nodes(self) -> tuple[NodeOutcome, ...]:
+        allocated = _per_node(self.owners, self.kw, self.headroom.size + 1)[:-1]
+        saturated = (allocated >= self.headroom - 1e-6).tolist()
+        columns = (self.headroom.tolist(), allocated.tolist(), saturated)
         return tuple(
-            NodeOutcome(
-                node_id=node.node_id,
-                cap_kw=node.cap_kw,
-                headroom_kw=float(self.headroom[n]),
-                allocated_kw=float(self.allocated[n]),
-                saturated=bool(self.allocated[n] >= self.headroom[n] - 1e-6),
-                reasons=node.reasons,
-            )
-            for n, node in enumerate(self.nodes_in)
+            NodeOutcome(node.node_id, node.cap_kw, headroom, allocated, full, node.reasons)
+            for node, headroom, allocated, full in zip(self.nodes_in, *columns, strict=True)
         )
 
     def setpoint(self, charger_id: str) -> ChargerSetpoint:
-        return self._setpoint(self.charger_ids.index(charger_id))
+        return self.setpoints[self.charger_ids.index(charger_id)]
 
     def node(self, node_id: str) -> NodeOutcome:
         return next(n for n in self.nodes if n.node_id == node_id)
@@ -144,50 +175,38 @@ class Allocation:
     def __hash__(self) -> int:
         return hash(self.setpoints)
 
-    def _setpoint(self, i: int) -> ChargerSetpoint:
-        node = int(self.binding[i])
-        node_reasons: tuple[str, ...] = ()
+    def _reasons(self, node: int, why: int) -> tuple[str, ...]:
+        bound: tuple[str, ...] = ()
         if node >= 0:
-            bound = self.nodes_in[node]
-            node_reasons = (*bound.reasons, f"{ANCESTOR_SATURATED}:{bound.node_id}")
-        kw = float(self.kw[i])
-        refusal = self.refusal[i]
-        if refusal is not None:
-            reasons: tuple[str, ...] = (refusal, *node_reasons)
-        elif kw >= self.charger_max[i] - EPSILON_KW:
-            reasons = (*node_reasons, CHARGER_MAX)
-        else:
-            reasons = node_reasons
-        return ChargerSetpoint(
-            charger_id=self.charger_ids[i],
-            kw=kw,
-            admitted=bool(self.admitted[i]),
-            reasons=reasons,
-            binding_node_id=self.nodes_in[node].node_id if node >= 0 else None,
-        )
+            binding = self.nodes_in[node]
+            bound = (*binding.reasons, f"{ANCESTOR_SATURATED}:{binding.node_id}")
+        if why == _NOT_READY:
+            return (NOT_READY, *bound)
+        if why == _REFUSED:
+            return (MIN_NOT_AVAILABLE, *bound)
+        if why == _AT_MAX:
+            return (*bound, CHARGER_MAX)
+        return bound
 
 
 def allocate(nodes: Iterable[NodeInput], chargers: Iterable[ChargerInput]) -> Allocation:
     """Allocate power to every charger; pure and deterministic."""
     tree = _Tree(sorted(nodes, key=attrgetter("node_id")))
-    fleet = _Fleet(tree, sorted(chargers, key=attrgetter("charger_id")))
-    refusal, binding = _admit(tree, fleet)
+    fleet = _Fleet(tree, list(chargers))
+    binding = _admit(tree, fleet)
     kw = np.zeros(fleet.size)
-    for tier in np.unique(fleet.tier[fleet.admitted])[::-1]:
-        _fill_tier(tree, fleet, int(tier), kw, binding)
-    allocated = np.bincount(
-        fleet.pair_node, weights=kw[fleet.pair_charger], minlength=len(tree.nodes)
-    ).astype(np.float64)
+    for tier in _tiers(fleet):
+        _fill_tier(tree, fleet, tier, kw, binding)
     return Allocation(
         nodes_in=tuple(tree.nodes),
         charger_ids=fleet.ids,
-        charger_max=fleet.maximum,
         kw=kw,
         admitted=fleet.admitted,
-        refusal=tuple(refusal),
         binding=binding,
+        ready=fleet.ready,
+        maximum=fleet.maximum,
+        owners=fleet.owners,
         headroom=tree.headroom,
-        allocated=allocated,
     )
 
 
@@ -196,19 +215,20 @@ class _Tree:
 
     def __init__(self, nodes: Sequence[NodeInput]) -> None:
         self.nodes = nodes
-        structure = _structure(tuple((node.node_id, node.parent_id) for node in nodes))
-        self.index, self.paths, self.height, self.ancestors = structure
-        self.headroom = np.array(
-            [max(0.0, node.cap_kw - max(0.0, node.uncontrolled_kw)) for node in nodes],
-            dtype=np.float64,
-        )
+        self.size = len(nodes)
+        links = tuple(map(attrgetter("node_id", "parent_id"), nodes))
+        self.index, self.paths, self.by_height = _structure(links)
+        cap = np.array([node.cap_kw for node in nodes], dtype=np.float64)
+        uncontrolled = np.array([node.uncontrolled_kw for node in nodes], dtype=np.float64)
+        self.headroom = np.maximum(0.0, cap - np.maximum(0.0, uncontrolled))
 
 
 @lru_cache(maxsize=64)
 def _structure(
     links: tuple[tuple[str, str | None], ...],
-) -> tuple[dict[str, int], list[list[int]], Ints, Ints]:
-    """Index, ancestor paths (nearest first), heights and a padded ancestor table."""
+) -> tuple[dict[str, int], list[list[int]], Ints]:
+    """Index, ancestor paths (nearest first), and each node's ancestor-or-self at every height
+    (rows, bottom-up), or the placeholder len(links) where it has none."""
     index = {node_id: i for i, (node_id, _) in enumerate(links)}
     if len(index) != len(links):
         raise AllocationInputError("node ids must be unique")
@@ -217,14 +237,16 @@ def _structure(
             raise AllocationInputError(f"node {node_id} has unknown parent {parent_id}")
     parent = [None if p is None else index[p] for _, p in links]
     paths = [_path(node, parent) for node in range(len(links))]
-    height = np.zeros(len(links), dtype=np.int64)
+    height = [0] * len(links)
     for path in paths:
         for up, node in enumerate(path):
             height[node] = max(height[node], up)
-    ancestors = np.full((len(links), max(map(len, paths), default=1)), -1, dtype=np.int64)
+    rows = max(height, default=0) + 1
+    by_height = np.full((rows, len(links) + 1), len(links), dtype=np.int64)
     for node, path in enumerate(paths):
-        ancestors[node, : len(path)] = path
-    return index, paths, height, ancestors
+        for above in path:
+            by_height[height[above], node] = above
+    return index, paths, by_height
 
 
 def _path(node: int, parent: Sequence[int | None]) -> list[int]:
@@ -238,173 +260,210 @@ def _path(node: int, parent: Sequence[int | None]) -> list[int]:
     return path
 
 
-_COLUMNS = attrgetter("max_kw", "min_kw", "weight", "tier", "ready")
-
-
 class _Fleet:
-    """The chargers as columns, and every (ancestor node, charger) pair."""
+    """The chargers as columns, each charger's ancestor at every height, and who is admitted."""
 
     def __init__(self, tree: _Tree, chargers: Sequence[ChargerInput]) -> None:
-        self.chargers = chargers
-        self.size = n = len(chargers)
-        self.ids = tuple(map(attrgetter("charger_id"), chargers))
+        self.size = len(chargers)
+        self.ids: tuple[str, ...]
+        columns = _columns(chargers)
+        # Chargers usually come in id order already (the cycle sorts them); sort when not.
+        if list(columns[0]) != sorted(columns[0]):
+            columns = _columns(sorted(chargers, key=itemgetter(0)))
+        self.ids, node_ids, minimum, maximum, weight, tier, ready, charging, started = columns
+        self.charging: tuple[bool, ...] = charging
+        self.started: tuple[datetime | None, ...] = started
         try:
-            nodes = list(map(tree.index.__getitem__, map(attrgetter("node_id"), chargers)))
+            self.node: Ints = _column(_lookup(tree.index, node_ids), "q")
         except KeyError as exc:
             raise AllocationInputError(f"a charger is on unknown node {exc.args[0]}") from exc
-        self.node = np.array(nodes, dtype=np.int64)
-        columns = np.array(list(map(_COLUMNS, chargers)), dtype=np.float64).reshape(n, 5)
-        self.maximum, minimum, self.weight = columns[:, 0], columns[:, 1], columns[:, 2]
-        if not np.all(self.weight > 0):
-            bad = self.ids[int(np.argmin(self.weight > 0))]
+        self.maximum: Floats = _column(maximum, "d")
+        self.weight: Floats = _column(weight, "d")
+        positive = self.weight > 0
+        if not positive.all():
+            bad = self.ids[int(positive.argmin())]
             raise AllocationInputError(f"charger {bad} needs a positive weight")
-        self.floor = np.clip(minimum, 0, np.maximum(self.maximum, 0))
-        self.tier = columns[:, 3].astype(np.int64)
-        self.ready = (columns[:, 4] > 0) & (self.maximum > 0)
-        self.admitted = np.zeros(n, dtype=np.bool_)
-        paths = tree.ancestors[self.node]
-        present = paths >= 0
-        pair_node = paths[present]
-        pair_charger = np.broadcast_to(np.arange(n)[:, None], paths.shape)[present]
-        # Grouped by node height, then node: each height's nodes are contiguous segments.
-        pair_height = tree.height[pair_node]
-        order = np.lexsort((pair_charger, pair_node, pair_height))
-        self.pair_node, self.pair_charger = pair_node[order], pair_charger[order]
-        top = int(tree.height.max()) + 1 if len(tree.nodes) else 0
-        self.height_bounds = np.searchsorted(pair_height[order], np.arange(top + 1))
+        self.floor = np.minimum(
+            np.maximum(_column(minimum, "d"), 0.0), np.maximum(self.maximum, 0.0)
+        )
+        self.ceiling = np.maximum(self.maximum, self.floor)
+        self.tier: Ints = _column(tier, "q")
+        self.ready = _column(ready, "?") & (self.maximum > 0)
+        self.admitted = np.zeros(self.size, dtype=np.bool_)
+        self.owners = tree.by_height.take(self.node, axis=1)
+        self.placeholder = tree.size
+        # The levels at which a charger leaves its floor and reaches its maximum.
+        self.start = self.floor / self.weight
+        self.stop = self.ceiling / self.weight
 
     def admission_order(self) -> list[int]:
-        return sorted(range(self.size), key=lambda i: _admission_key(self.chargers[i]))
+        tier = self.tier.tolist()
+        charging, started, ids = self.charging, self.started, self.ids
+
+        def key(i: int) -> tuple[int, bool, float, str]:
+            start = started[i]
+            return (-tier[i], not charging[i], start.timestamp() if start else math.inf, ids[i])
+
+        return sorted(range(self.size), key=key)
 
 
-def _admission_key(charger: ChargerInput) -> tuple[int, bool, float, str]:
-    started = charger.session_started_at.timestamp() if charger.session_started_at else math.inf
-    return (-charger.tier, not charger.charging, started, charger.charger_id)
+def _per_node(owners: Ints, values: Floats, size: int) -> Floats:
+    """Sum per node of the chargers' values under it, given each charger's ancestor at every
+    height (size counts the placeholder, whose sum comes last)."""
+    weights = np.concatenate((values,) * len(owners))
+    return np.bincount(owners.ravel(), weights, size).astype(np.float64, copy=False)
 
 
-def _admit(tree: _Tree, fleet: _Fleet) -> tuple[list[str | None], Ints]:
-    """Reserve each ready charger's minimum along its path, in priority order, while it fits."""
-    refusal: list[str | None] = [None if ready else NOT_READY for ready in fleet.ready.tolist()]
-    binding = np.full(fleet.size, -1, dtype=np.int64)
-    demand = np.zeros(len(tree.nodes))
-    ready_pairs = fleet.ready[fleet.pair_charger]
-    np.add.at(demand, fleet.pair_node[ready_pairs], fleet.floor[fleet.pair_charger[ready_pairs]])
-    if np.all(demand <= tree.headroom + EPSILON_KW):
+def _columns(chargers: Sequence[ChargerInput]) -> tuple[tuple[Any, ...], ...]:
+    """The chargers' fields, one tuple per field, in the given order."""
+    return tuple(zip(*chargers, strict=False)) or ((),) * len(ChargerInput._fields)
+
+
+def _lookup(index: dict[str, int], keys: Sequence[str]) -> Sequence[int]:
+    """index[key] for every key, in one C-level call (itemgetter of one key returns it bare)."""
+    if len(keys) < 2:
+        return [index[key] for key in keys]
+    found: tuple[int, ...] = itemgetter(*keys)(index)
+    return found
+
+
+def _column(values: Sequence[object], code: str) -> npt.NDArray[Any]:
+    """One input column as a (read-only) array: struct packs Python numbers several times faster
+    than numpy converts them, which matters for thousands of chargers every cycle."""
+    return np.frombuffer(_packer(len(values), code).pack(*values), dtype=code)
+
+
+@lru_cache(maxsize=32)
+def _packer(count: int, code: str) -> struct.Struct:
+    return struct.Struct(f"{count}{code}")
+
+
+def _admit(tree: _Tree, fleet: _Fleet) -> Ints:
+    """Admit chargers and return the node that refused each one (-1 for none). When every ready
+    charger's minimum fits at once, walking the order would admit them all: skip the walk."""
+    demand = _per_node(fleet.owners, np.where(fleet.ready, fleet.floor, 0.0), tree.size + 1)
+    if (demand[:-1] <= tree.headroom + EPSILON_KW).all():
         fleet.admitted[:] = fleet.ready
-        return refusal, binding
+        return np.full(fleet.size, -1, dtype=np.int64)
+    return _admit_in_order(tree, fleet)
+
+
+def _admit_in_order(tree: _Tree, fleet: _Fleet) -> Ints:
+    """Reserve each ready charger's minimum along its path, in priority order, while it fits."""
+    binding = np.full(fleet.size, -1, dtype=np.int64)
     residual = tree.headroom.tolist()
     floors = fleet.floor.tolist()
-    nodes = fleet.node.tolist()
+    ready = fleet.ready.tolist()
+    paths = [tree.paths[node] for node in fleet.node.tolist()]
     for i in fleet.admission_order():
-        if refusal[i] is not None:
+        if not ready[i]:
             continue
-        path = tree.paths[nodes[i]]
         floor = floors[i]
-        short = [n for n in path if residual[n] < floor - EPSILON_KW]
+        short = [n for n in paths[i] if residual[n] < floor - EPSILON_KW]
         if short:
-            refusal[i] = MIN_NOT_AVAILABLE
             binding[i] = min(short, key=lambda n: (residual[n], n))
             continue
-        for n in path:
+        for n in paths[i]:
             residual[n] -= floor
         fleet.admitted[i] = True
-    return refusal, binding
+    return binding
+
+
+def _tiers(fleet: _Fleet) -> list[int]:
+    """The admitted tiers, highest first (usually just one, found without sorting)."""
+    tiers = fleet.tier[fleet.admitted]
+    if tiers.size and tiers.min() == tiers.max():
+        return [int(tiers[0])]
+    ordered: list[int] = np.unique(tiers)[::-1].tolist()
+    return ordered
 
 
 def _fill_tier(tree: _Tree, fleet: _Fleet, tier: int, kw: Floats, binding: Ints) -> None:
     """Water-fill one tier; higher tiers keep their values, lower tiers their reserved floors."""
     member = fleet.admitted & (fleet.tier == tier)
-    taken = np.where(fleet.tier > tier, kw, fleet.floor) * (fleet.admitted & ~member)
-    capacity = tree.headroom - np.bincount(
-        fleet.pair_node, weights=taken[fleet.pair_charger], minlength=len(tree.nodes)
-    )
+    capacity = np.concatenate((tree.headroom, [np.inf]))
+    others = fleet.admitted & ~member
+    if others.any():
+        taken = np.where(fleet.tier > tier, kw, fleet.floor) * others
+        capacity -= _per_node(fleet.owners, taken, capacity.size)
+    owners = np.where(member, fleet.owners, fleet.placeholder)
+    fill = _Fill(fleet, owners, capacity)
     level = np.full(fleet.size, np.inf)
     bound_by = np.full(fleet.size, -1, dtype=np.int64)
-    bounds = fleet.height_bounds
-    for low, high in pairwise(bounds.tolist()):
-        nodes, chargers = fleet.pair_node[low:high], fleet.pair_charger[low:high]
-        keep = member[chargers]
-        nodes, chargers = nodes[keep], chargers[keep]
-        if nodes.size == 0:
-            continue
-        saturation = _saturation_levels(nodes, chargers, capacity, fleet, level)
-        tighter = saturation < level[chargers]
-        level[chargers[tighter]] = saturation[tighter]
-        bound_by[chargers[tighter]] = nodes[tighter]
-    final = np.clip(fleet.weight * level, fleet.floor, np.maximum(fleet.maximum, fleet.floor))
-    limited = member & (fleet.weight * level < fleet.maximum - EPSILON_KW)
-    kw[member] = final[member]
-    binding[member] = np.where(limited[member], bound_by[member], -1)
+    for height, owner in enumerate(owners):
+        reach = fill.saturation_levels(height, level)[owner]
+        tighter = reach < level
+        np.minimum(level, reach, out=level)
+        np.copyto(bound_by, owner, where=tighter)
+    reach = fleet.weight * level
+    np.copyto(kw, np.minimum(np.maximum(reach, fleet.floor), fleet.ceiling), where=member)
+    np.copyto(binding, np.where(reach < fleet.maximum - EPSILON_KW, bound_by, -1), where=member)
 
 
-def _saturation_levels(
-    nodes: Ints, chargers: Ints, capacity: Floats, fleet: _Fleet, level: Floats
-) -> Floats:
-    """For each (node, charger) pair, the level at which the pair's node saturates.
+class _Fill:
+    """One tier's capacities and floors per node, solved one height at a time.
 
-    A charger's load is its floor until t = floor / w, grows with slope w, and stops at
-    min(level, max / w); a node saturates where the sum of its chargers' loads reaches its
-    capacity, found on the sorted breakpoints of that sum (math.inf if it never does).
+    A charger's load is its floor until t = start, grows with slope w, and stops at
+    min(level, stop), where level is what the nodes below it allow. A node's load is piecewise
+    linear between the sorted breakpoints of its chargers, and it saturates where that load
+    reaches its capacity; a node its floors already fill saturates where its load would start
+    to rise.
     """
-    weight, floor = fleet.weight[chargers], fleet.floor[chargers]
-    start = floor / weight
-    length = np.maximum(0.0, np.minimum(level[chargers], fleet.maximum[chargers] / weight) - start)
-    first = np.ones(nodes.size, dtype=np.bool_)
-    first[1:] = nodes[1:] != nodes[:-1]
-    starts = np.flatnonzero(first)
-    slot = np.cumsum(first) - 1
-    base = np.add.reduceat(floor, starts)
-    full = base + np.add.reduceat(weight * length, starts)
-    cap = capacity[nodes[starts]]
-    result = np.full(starts.size, np.inf)
-    crowded = cap <= base + EPSILON_KW
-    if crowded.any():
-        result[crowded] = np.minimum.reduceat(start, starts)[crowded]
-    pending = ~crowded & (full > cap + EPSILON_KW)
-    if pending.any():
-        result[pending] = _crossing(slot, start, length, weight, base, cap, pending)[pending]
-    saturation: Floats = result[slot]
-    return saturation
 
+    def __init__(self, fleet: _Fleet, owners: Ints, capacity: Floats) -> None:
+        self.owners = owners
+        # The same, in the smallest integer type: numpy sorts those by radix.
+        self.events = owners.astype(np.min_scalar_type(capacity.size))
+        self.capacity = capacity
+        self.base = _per_node(owners, fleet.floor, capacity.size)
+        crowded = capacity <= self.base + EPSILON_KW
+        self.limit = np.where(crowded, np.inf, capacity + EPSILON_KW)
+        self.crowded = np.full(capacity.size, np.inf)
+        if crowded.any():
+            starts = np.concatenate((fleet.start,) * len(owners))
+            np.minimum.at(self.crowded, owners.ravel(), starts)
+            self.crowded[~crowded] = np.inf
+        self.stop = fleet.stop
+        # Per charger: where it starts, where it ends below this height, the slope changes there.
+        self.breakpoints = np.stack((fleet.start, fleet.stop, fleet.weight, -fleet.weight))
+        self.positions = np.arange(2 * fleet.size)
 
-def _crossing(
-    slot: Ints,
-    start: Floats,
-    length: Floats,
-    weight: Floats,
-    base: Floats,
-    cap: Floats,
-    pending: npt.NDArray[np.bool_],
-) -> Floats:
-    """Solve sum of loads = cap per node, on breakpoints sorted within each node's segment."""
-    use = (length > 0) & pending[slot]
-    owner = np.concatenate((slot[use], slot[use]))
-    points = np.concatenate((start[use], start[use] + length[use]))
-    change = np.concatenate((weight[use], -weight[use]))
-    order = np.lexsort((points, owner))
-    owner, points, change = owner[order], points[order], change[order]
-    first = np.ones(owner.size, dtype=np.bool_)
-    first[1:] = owner[1:] != owner[:-1]
-    slope = _segmented_cumsum(change, first)
-    step = np.zeros(owner.size)
-    step[1:] = slope[:-1] * np.diff(points)
-    step[first] = 0.0
-    load = base[owner] + _segmented_cumsum(step, first)
-    segments = np.flatnonzero(first)
-    candidate = np.where(load <= cap[owner], np.arange(owner.size), -1)
-    last = np.full(cap.size, -1, dtype=np.int64)
-    last[owner[segments]] = np.maximum.reduceat(candidate, segments)
-    out = np.full(cap.size, np.inf)
-    found = last >= 0
-    j = last[found]
-    rate = slope[j]
-    gap = cap[found] - load[j]
-    out[found] = np.where(rate > 0, points[j] + gap / np.where(rate > 0, rate, 1.0), points[j])
-    return out
-
-
-def _segmented_cumsum(values: Floats, first: npt.NDArray[np.bool_]) -> Floats:
-    """Cumulative sums restarting at every `first` element."""
-    total = np.cumsum(values)
-    segment_start = np.maximum.accumulate(np.where(first, np.arange(values.size), 0))
-    return total - (total[segment_start] - values[segment_start])
+    def saturation_levels(self, height: int, level: Floats) -> Floats:
+        """The level at which each node of one height saturates (math.inf if it never does)."""
+        owner = self.owners[height]
+        start, end, weight = self.breakpoints[:3]
+        np.maximum(start, np.minimum(level, self.stop), out=end)
+        span = end - start
+        full = self.base + np.bincount(owner, weight * span, self.capacity.size)
+        pending = full > self.limit
+        if not pending.any():
+            return self.crowded
+        moving = (pending[owner] & (span > 0)).nonzero()[0]
+        nodes = pending.nonzero()[0]
+        sizes = 2 * np.bincount(owner[moving], minlength=self.capacity.size)[nodes]
+        starts = sizes.cumsum() - sizes
+        picked = self.breakpoints.take(moving, axis=1)
+        points = picked[:2].ravel()
+        order = points.argsort()
+        if nodes.size > 1:
+            events = self.events[height].take(moving)
+            order = order[np.concatenate((events, events))[order].argsort(kind="stable")]
+        points = points[order]
+        change = picked[2:].ravel()[order]
+        # Slopes need no restart per node (each node's changes sum to zero); moments do, so
+        # that rounding stays relative to each node's own load.
+        slope = change.cumsum()
+        moment = change * points
+        moment[starts[1:]] -= np.add.reduceat(moment, starts)[:-1]
+        moment.cumsum(out=moment)
+        capacity = self.capacity[nodes]
+        load = self.base[nodes].repeat(sizes) + points * slope - moment
+        below = np.where(load <= capacity.repeat(sizes), self.positions[: points.size], -1)
+        # A pending node's load starts at its floors, under capacity, and ends above it, so its
+        # last breakpoint under capacity is neither missing nor its last one (but for rounding).
+        j = np.maximum(np.maximum.reduceat(below, starts), starts)
+        after = np.minimum(j + 1, starts + sizes - 1)
+        rise = np.maximum(capacity - load[j], 0.0) / np.maximum(slope[j], np.finfo(float).tiny)
+        saturation = self.crowded.copy()
+        saturation[nodes] = np.minimum(points[j] + rise, points[after])
+        return saturation

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from operator import attrgetter
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,11 @@ from depotgrid.manage.balancing.allocate import (
     AllocationInputError,
     ChargerInput,
     NodeInput,
+    _admit,
+    _admit_in_order,
+    _Fleet,
+    _tiers,
+    _Tree,
     allocate,
 )
 from depotgrid.manage.balancing.reasons import (
@@ -149,6 +156,35 @@ def test_lowering_a_cap_never_raises_a_setpoint_below_it(instance, data: st.Data
                 after.setpoint(charger.charger_id).kw
                 <= before.setpoint(charger.charger_id).kw + ABS
             )
+
+
+def _fleet(nodes: list[NodeInput], chargers: list[ChargerInput]) -> tuple[_Tree, _Fleet]:
+    tree = _Tree(sorted(nodes, key=attrgetter("node_id")))
+    return tree, _Fleet(tree, sorted(chargers, key=attrgetter("charger_id")))
+
+
+@FAST
+@given(instances(tiers=3), st.floats(1, 20))
+def test_admitting_everyone_at_once_matches_walking_the_order(instance, roomy: float) -> None:  # type: ignore[no-untyped-def]
+    """The shortcut taken when every minimum fits must admit exactly whom the walk admits."""
+    nodes, chargers = instance
+    nodes = [replace(n, cap_kw=n.cap_kw * roomy) for n in nodes]
+    tree, shortcut = _fleet(nodes, chargers)
+    _, walked = _fleet(nodes, chargers)
+    refused_by = _admit(tree, shortcut)
+    assert np.array_equal(refused_by, _admit_in_order(tree, walked))
+    assert np.array_equal(shortcut.admitted, walked.admitted)
+
+
+@FAST
+@given(instances(tiers=3))
+def test_admitted_tiers_come_highest_first(instance) -> None:  # type: ignore[no-untyped-def]
+    nodes, chargers = instance
+    tree, fleet = _fleet(nodes, chargers)
+    _admit(tree, fleet)
+    ordered = sorted(chargers, key=attrgetter("charger_id"))
+    admitted = {c.tier for c, on in zip(ordered, fleet.admitted.tolist(), strict=True) if on}
+    assert _tiers(fleet) == sorted(admitted, reverse=True)
 
 
 def _chargers_under(nodes: list[NodeInput], chargers: list[ChargerInput], node_id: str) -> set[str]:
