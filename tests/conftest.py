@@ -78,11 +78,13 @@ def uows(engine: Engine) -> UnitOfWorkFactory:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
-    # No background jobs in the shared server: tests that need them run their own app and clock.
+    # No background jobs or outbox dispatcher in the shared server: tests that need them run
+    # their own app, clock and dispatcher.
     return Settings(
         data_dir=tmp_path_factory.mktemp("data"),
         database_url=database_url,
         scheduler_interval_seconds=0,
+        dispatcher_enabled=False,
     )
 
 

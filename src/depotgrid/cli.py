@@ -52,6 +52,21 @@ def manage_serve(
     _serve(settings, host, port)
 
 
+@manage_app.command("dispatch")
+def manage_dispatch() -> None:
+    """Run only the outbox dispatcher, until SIGINT or SIGTERM (scale-out on PostgreSQL).
+
+    Any number may run against PostgreSQL; on SQLite run one (see docs/outbox.md).
+    """
+    import asyncio
+
+    from depotgrid.manage.app import build_dispatcher
+    from depotgrid.manage.outbox.dispatcher import run_until_signalled
+
+    settings = _settings()
+    asyncio.run(run_until_signalled(build_dispatcher(settings, _migrated_uows(settings))))
+
+
 @manage_app.command("create-user")
 def create_user(
     email: str,

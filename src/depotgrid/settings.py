@@ -32,6 +32,25 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         default=1.0, description="How often background jobs run; 0 turns the scheduler off."
     )
+    dispatcher_enabled: bool = Field(
+        default=True,
+        description="Whether the manage service runs the outbox dispatcher in-process; turn it "
+        "off where dedicated `depotgrid manage dispatch` processes deliver instead.",
+    )
+    dispatcher_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the outbox dispatcher looks for due entries."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="How OSCP partners reach this manage (scheme, host, port); our Flexibility "
+        "Provider base URL is this plus /oscp/fp/2.0, announced in Register.",
+    )
+    oscp_heartbeat_interval_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=86_400,
+        description="How often manage asks each Capacity Provider for heartbeats (handshake).",
+    )
     log_level: str = "INFO"
     log_json: bool = False
     session_cookie_secure: bool = False

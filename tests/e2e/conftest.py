@@ -27,6 +27,8 @@ from sqlalchemy.engine import make_url
 from tests.conftest import PG_ENV, free_port
 
 STARTUP_SECONDS = 60
+HEARTBEAT_SECONDS = 2
+"""How often manage asks the simulated CP for heartbeats: short, so liveness tests are quick."""
 TOKEN = re.compile(r"^\S{20,}$")
 
 
@@ -171,11 +173,16 @@ def manage(tmp_path: Path, fresh_database_url: Callable[[str], str]) -> Iterator
     """manage, as its own process, with a manager account made through its CLI."""
     data_dir = tmp_path / "manage"
     data_dir.mkdir()
+    port = free_port()
+    settings = {
+        "database_url": fresh_database_url("manage"),
+        "public_url": f"http://127.0.0.1:{port}",
+        "oscp_heartbeat_interval_seconds": str(HEARTBEAT_SECONDS),
+        "scheduler_interval_seconds": "0.2",
+        "dispatcher_poll_seconds": "0.2",
+    }
     service = Service(
-        "manage",
-        ["manage", "serve"],
-        _environment(data_dir, database_url=fresh_database_url("manage")),
-        data_dir,
+        "manage", ["manage", "serve"], _environment(data_dir, **settings), data_dir, port
     ).start()
     email = "e2e-manager@example.com"
     service.cli("manage", "create-user", email, "--role", "manager", "--password", "e2e-pw-12345")

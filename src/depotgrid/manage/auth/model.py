@@ -25,6 +25,8 @@ class Permission(StrEnum):
     MICROGRID_ADMIN = "microgrid:admin"
     ENVELOPES_WRITE = "envelopes:write"
     OPERATIONS_WRITE = "operations:write"
+    OSCP_CONFIGURE = "oscp:configure"
+    OSCP_PROTOCOL = "oscp:protocol"
 
 
 _READ = frozenset({Permission.LEGACY_READ, Permission.HISTORY_READ})
@@ -33,7 +35,13 @@ ROLE_PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyTy
     {
         Role.SYSTEM_ADMIN: frozenset(Permission),
         Role.MANAGER: _READ
-        | {Permission.LEGACY_WRITE, Permission.ENVELOPES_WRITE, Permission.OPERATIONS_WRITE},
+        | {
+            Permission.LEGACY_WRITE,
+            Permission.ENVELOPES_WRITE,
+            Permission.OPERATIONS_WRITE,
+            Permission.OSCP_CONFIGURE,
+            Permission.OSCP_PROTOCOL,
+        },
         Role.OPERATOR: _READ | {Permission.OPERATIONS_WRITE},
         Role.VIEWER: _READ,
     }

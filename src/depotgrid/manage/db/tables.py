@@ -7,6 +7,8 @@ from depotgrid.manage.envelopes import tables as envelope_tables
 from depotgrid.manage.events import store as event_store
 from depotgrid.manage.legacy import tables as legacy_tables
 from depotgrid.manage.microgrid import tables as microgrid_tables
+from depotgrid.manage.oscp import tables as oscp_tables
+from depotgrid.manage.outbox import tables as outbox_tables
 
 __all__ = [
     "auth_tables",
@@ -16,4 +18,6 @@ __all__ = [
     "legacy_tables",
     "metadata",
     "microgrid_tables",
+    "oscp_tables",
+    "outbox_tables",
 ]

@@ -11,6 +11,7 @@ from depotgrid.manage.web import (
     entity_pages,
     envelope_pages,
     microgrid_pages,
+    oscp_pages,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -20,3 +21,4 @@ router.include_router(entity_pages.router)
 router.include_router(microgrid_pages.router)
 router.include_router(balancing_pages.router)
 router.include_router(envelope_pages.router)
+router.include_router(oscp_pages.router)

@@ -83,6 +83,10 @@ def _bodies(ids: dict[str, str]) -> dict[str, dict[str, Any]]:
         "PATCH /api/power-sources/{power_source_id}": {"state": "IDLE"},
         "POST /api/depots/{depot_id}/devices": {"name": "Sensor"},
         "PATCH /api/devices/{device_id}": {"site_model_name": "BBA"},
+        "POST /api/oscp-configurations": _oscp_body(
+            f"walk-{ids['depot_id']}", ids["microgrid_id"], ids["scope_id"]
+        ),
+        "PATCH /api/oscp-configurations/{configuration_id}": {"name": "Walked"},
         "POST /api/circuits/{circuit_id}/meter-readings": {
             "timestamp": datetime.now(UTC).isoformat(),
             "power_kw": 12.5,
@@ -116,6 +120,12 @@ def _seed(client: httpx.Client) -> dict[str, str]:
         f"/api/microgrids/{microgrid_id}/scopes/{scope['scope_id']}/envelopes",
         json=_envelope_body(-1, 1),
     ).json()
+    second = client.post(f"{base}/circuits", json={"name": "Intake 2", "max_capacity_kw": 50})
+    scopes = client.get(f"/api/microgrids/{microgrid_id}/scopes").json()["items"]
+    other = next(s["scope_id"] for s in scopes if s["circuit_id"] == second.json()["id"])
+    configuration = client.post(
+        "/api/oscp-configurations", json=_oscp_body(f"matrix-{depot['id']}", microgrid_id, other)
+    ).json()
     return {
         "depot_id": depot["id"],
         "circuit_id": circuit["id"],
@@ -126,6 +136,17 @@ def _seed(client: httpx.Client) -> dict[str, str]:
         "cycle_id": _latest_cycle(client, microgrid["items"][0]["microgrid_id"]),
         "scope_id": scope["scope_id"],
         "envelope_id": envelope["id"],
+        "configuration_id": configuration["id"],
+    }
+
+
+def _oscp_body(group_id: str, microgrid_id: str, scope_id: str) -> dict[str, Any]:
+    return {
+        "group_id": group_id,
+        "microgrid_id": microgrid_id,
+        "managed_scope_id": scope_id,
+        "endpoint_base_url": "https://cp.example.com/oscp/cp/2.0",
+        "outbound_auth": {"kind": "token", "token": "matrix-token"},
     }
 
 
@@ -204,6 +225,7 @@ def test_no_credentials_is_401_on_every_row(anonymous: httpx.Client) -> None:
             "cycle_id",
             "scope_id",
             "envelope_id",
+            "configuration_id",
         ),
         "00000000-0000-0000-0000-000000000000",
     )
