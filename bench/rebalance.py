@@ -19,6 +19,11 @@ timing, for both, as timeit does. Per size it prints:
   worse than n log n;
 - both totals, and whether they agree (1e-6 relative).
 
+The allocator's hot loops are compiled by numba on their first call in a process (or loaded from
+numba's on-disk cache, docs/decisions/0004-numba-allocation-kernel.md). That one-time cost is
+excluded from the timings: `warm_up()` runs first, and its time is printed on its own, with
+whether the kernels came from the cache or were compiled.
+
 Run: uv run python -m bench.rebalance [--repeats 50]
 """
 
@@ -36,7 +41,14 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from depotgrid.manage.balancing.allocate import Allocation, ChargerInput, NodeInput, allocate
+from depotgrid.manage.balancing import kernel
+from depotgrid.manage.balancing.allocate import (
+    Allocation,
+    ChargerInput,
+    NodeInput,
+    allocate,
+    warm_up,
+)
 from depotgrid.manage.balancing.reasons import PHYSICAL_RATING
 
 SIZES = (50, 500, 2_000, 10_000)
@@ -153,11 +165,22 @@ def measure(
     return runs, result, optimum
 
 
+def report_warm_up() -> None:
+    """Load or compile the kernels, as the first allocation of a process would, and say how long
+    it took."""
+    started = time.perf_counter()
+    warm_up()
+    took = time.perf_counter() - started
+    source = "loaded from numba's cache" if kernel.fill.stats.cache_hits else "compiled, now cached"
+    print(f"one-time JIT on the first call in this process: {took * 1e3:.0f} ms ({source})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--seed", type=int, default=20261123)
     args = parser.parse_args()
+    report_warm_up()
     print(
         f"{'chargers':>9} {'nodes':>6} {'depth':>5} {'median ms':>10} {'p99 ms':>8} "
         f"{'w/ records ms':>14} {'HiGHS ms':>9} {'HiGHS best':>11} {'speed-up':>9} "

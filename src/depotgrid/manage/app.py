@@ -23,6 +23,7 @@ from depotgrid.manage.api import (
     oscp_protocol,
     resources,
 )
+from depotgrid.manage.balancing.allocate import warm_up
 from depotgrid.manage.bootstrap import unit_of_work_factory
 from depotgrid.manage.db.engine import make_engine
 from depotgrid.manage.jobs.registry import jobs
@@ -81,6 +82,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warm_up()  # compile or load the allocation kernels before the first cycle needs them
         scheduler.start()
         if settings.dispatcher_enabled:
             dispatcher.start()

@@ -18,11 +18,11 @@ Each charger ends at clamp(w_i * min(T_a over its ancestors a), min_i, max_i). O
 laminar family of constraints) that is the lexicographically max-min fair allocation, and it also
 maximises total power: tests check both against linear programs.
 
-Nodes of equal height (longest distance down to a leaf) have disjoint subtrees, and a charger has
-at most one ancestor of each height, so each height is solved for all its nodes at once: one
-(height x charger) table of owners, with a placeholder node for "none", feeds bincounts and one
-sort of the breakpoints by (node, level). Everything is ordered by id first, so shuffled inputs
-give identical output. Chargers arrive as named tuples and turn into columns with one zip;
+Nodes of equal height (longest distance down to a leaf) have disjoint subtrees, so the fill goes
+up one height at a time, every node of a height in one pass over the breakpoints in ascending
+order (sorted once, by numpy); the list shrinks as nodes saturate. Those loops, and admission,
+are compiled by numba (kernel.py). Everything is ordered by id first, so shuffled inputs give
+identical output. Chargers arrive as named tuples and turn into columns with one zip;
 per-charger records are only built when read.
 """
 
@@ -40,17 +40,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from depotgrid.manage.balancing import kernel
+from depotgrid.manage.balancing.kernel import EPSILON_KW, Bools, Floats, Ints, Table
 from depotgrid.manage.balancing.reasons import (
     ANCESTOR_SATURATED,
     CHARGER_MAX,
     MIN_NOT_AVAILABLE,
     NOT_READY,
 )
-
-EPSILON_KW = 1e-9
-Floats = npt.NDArray[np.float64]
-Ints = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
 
 # Why a charger's setpoint is what it is, besides a binding node: one small int per charger.
 _FREE, _AT_MAX, _NOT_READY, _REFUSED = range(4)
@@ -113,8 +110,8 @@ class Allocation:
     """The result, kept in columns; per-charger and per-node records are built when first read.
 
     Columns follow charger_ids (ascending); binding holds the index in nodes_in of the node that
-    limits or refused each charger (-1 for none); owners is each charger's ancestor at every
-    height, len(nodes_in) where it has none.
+    limits or refused each charger (-1 for none), charger_nodes that of its own node; parent
+    holds each node's parent (len(nodes_in) for a root).
     """
 
     nodes_in: tuple[NodeInput, ...]
@@ -124,7 +121,8 @@ class Allocation:
     binding: Ints = field(repr=False)
     ready: Bools = field(repr=False)
     maximum: Floats = field(repr=False)
-    owners: Ints = field(repr=False)
+    charger_nodes: Ints = field(repr=False)
+    parent: Ints = field(repr=False)
     headroom: Floats = field(repr=False)
 
     @property
@@ -153,7 +151,7 @@ class Allocation:
 
     @cached_property
     def nodes(self) -> tuple[NodeOutcome, ...]:
-        allocated = _per_node(self.owners, self.kw, self.headroom.size + 1)[:-1]
+        allocated = kernel.node_sums(self.parent, self.charger_nodes, self.kw)[:-1]
         saturated = (allocated >= self.headroom - 1e-6).tolist()
         columns = (self.headroom.tolist(), allocated.tolist(), saturated)
         return tuple(
@@ -193,21 +191,41 @@ def allocate(nodes: Iterable[NodeInput], chargers: Iterable[ChargerInput]) -> Al
     """Allocate power to every charger; pure and deterministic."""
     tree = _Tree(sorted(nodes, key=attrgetter("node_id")))
     fleet = _Fleet(tree, list(chargers))
-    binding = _admit(tree, fleet)
-    kw = np.zeros(fleet.size)
-    for tier in _tiers(fleet):
-        _fill_tier(tree, fleet, tier, kw, binding)
+    admitted, binding = _admit(tree, fleet)
+    kw = kernel.fill(
+        tree.parent,
+        tree.height,
+        tree.lifted,
+        fleet.node,
+        tree.headroom,
+        fleet.columns,
+        fleet.tier,
+        admitted,
+        _tiers(fleet.tier, admitted),
+        fleet.breakpoint_order,
+        binding,
+    )
     return Allocation(
         nodes_in=tuple(tree.nodes),
         charger_ids=fleet.ids,
         kw=kw,
-        admitted=fleet.admitted,
+        admitted=admitted,
         binding=binding,
         ready=fleet.ready,
         maximum=fleet.maximum,
-        owners=fleet.owners,
+        charger_nodes=fleet.node,
+        parent=tree.parent,
         headroom=tree.headroom,
     )
+
+
+def warm_up() -> None:
+    """Compile the kernels now, or load them from numba's cache: seconds when that cache is cold,
+    which a process can spend at start instead of in its first allocation. Takes every path:
+    admission walked in order, two tiers, per-node records."""
+    nodes = [NodeInput("grid", None, 1.0)]
+    chargers = [ChargerInput("a", "grid", 1.0, 2.0), ChargerInput("b", "grid", 1.0, 2.0, tier=1)]
+    _ = allocate(nodes, chargers).nodes
 
 
 class _Tree:
@@ -216,43 +234,51 @@ class _Tree:
     def __init__(self, nodes: Sequence[NodeInput]) -> None:
         self.nodes = nodes
         self.size = len(nodes)
-        links = tuple(map(attrgetter("node_id", "parent_id"), nodes))
-        self.index, self.paths, self.by_height = _structure(links)
-        cap = np.array([node.cap_kw for node in nodes], dtype=np.float64)
-        uncontrolled = np.array([node.uncontrolled_kw for node in nodes], dtype=np.float64)
-        self.headroom = np.maximum(0.0, cap - np.maximum(0.0, uncontrolled))
+        fields = attrgetter("node_id", "parent_id", "cap_kw", "uncontrolled_kw")
+        rows = map(fields, nodes)
+        ids, parents, cap, uncontrolled = tuple(zip(*rows, strict=True)) or ((),) * 4
+        self.index, self.parent, self.height, self.lifted = _structure(ids, parents)
+        load = np.maximum(0.0, _column(uncontrolled, "d"))
+        self.headroom: Floats = np.maximum(0.0, _column(cap, "d") - load)
 
 
 @lru_cache(maxsize=64)
 def _structure(
-    links: tuple[tuple[str, str | None], ...],
-) -> tuple[dict[str, int], list[list[int]], Ints]:
-    """Index, ancestor paths (nearest first), and each node's ancestor-or-self at every height
-    (rows, bottom-up), or the placeholder len(links) where it has none."""
-    index = {node_id: i for i, (node_id, _) in enumerate(links)}
-    if len(index) != len(links):
+    ids: tuple[str, ...], parents: tuple[str | None, ...]
+) -> tuple[dict[str, int], Ints, Ints, Table]:
+    """Index, and the tree as kernel.py takes it: parents, heights and lifted (placeholder
+    len(ids))."""
+    index = {node_id: i for i, node_id in enumerate(ids)}
+    if len(index) != len(ids):
         raise AllocationInputError("node ids must be unique")
-    for node_id, parent_id in links:
+    for node_id, parent_id in zip(ids, parents, strict=True):
         if parent_id is not None and parent_id not in index:
             raise AllocationInputError(f"node {node_id} has unknown parent {parent_id}")
-    parent = [None if p is None else index[p] for _, p in links]
-    paths = [_path(node, parent) for node in range(len(links))]
-    height = [0] * len(links)
+    none = len(ids)
+    parent = [none if p is None else index[p] for p in parents]
+    paths = [_path(node, parent) for node in range(none)]
+    height = [0] * none
     for path in paths:
         for up, node in enumerate(path):
             height[node] = max(height[node], up)
     rows = max(height, default=0) + 1
-    by_height = np.full((rows, len(links) + 1), len(links), dtype=np.int64)
+    lifted = np.full((rows + 1, none + 1), none, dtype=np.int64)
     for node, path in enumerate(paths):
-        for above in path:
-            by_height[height[above], node] = above
-    return index, paths, by_height
+        # Heights rise strictly along a path: walk it once while h rises.
+        k = 0
+        for h in range(rows):
+            while k < len(path) and height[path[k]] < h:
+                k += 1
+            if k < len(path):
+                lifted[h, node] = path[k]
+    return index, np.array(parent, dtype=np.int64), np.array(height, dtype=np.int64), lifted
 
 
-def _path(node: int, parent: Sequence[int | None]) -> list[int]:
+def _path(node: int, parent: Sequence[int]) -> list[int]:
+    """The node and its ancestors, nearest first."""
     path = [node]
     above = parent[node]
-    while above is not None:
+    while above < len(parent):
         if len(path) > len(parent):
             raise AllocationInputError("the circuit tree has a cycle")
         path.append(above)
@@ -261,7 +287,7 @@ def _path(node: int, parent: Sequence[int | None]) -> list[int]:
 
 
 class _Fleet:
-    """The chargers as columns, each charger's ancestor at every height, and who is admitted."""
+    """The chargers as columns, in id order."""
 
     def __init__(self, tree: _Tree, chargers: Sequence[ChargerInput]) -> None:
         self.size = len(chargers)
@@ -277,41 +303,49 @@ class _Fleet:
             self.node: Ints = _column(_lookup(tree.index, node_ids), "q")
         except KeyError as exc:
             raise AllocationInputError(f"a charger is on unknown node {exc.args[0]}") from exc
-        self.maximum: Floats = _column(maximum, "d")
-        self.weight: Floats = _column(weight, "d")
-        positive = self.weight > 0
+        share: Floats = _column(weight, "d")
+        positive = share > 0
         if not positive.all():
             bad = self.ids[int(positive.argmin())]
             raise AllocationInputError(f"charger {bad} needs a positive weight")
-        self.floor = np.minimum(
-            np.maximum(_column(minimum, "d"), 0.0), np.maximum(self.maximum, 0.0)
+        self.columns, self.ready = kernel.charger_columns(
+            _column(minimum, "d"), _column(maximum, "d"), share, _column(ready, "?")
         )
-        self.ceiling = np.maximum(self.maximum, self.floor)
+        self.floor, self.maximum = self.columns[0], self.columns[2]
+        # The fill's breakpoints (start levels, then stop levels), sorted by numpy's faster sort.
+        self.breakpoint_order: Ints = np.argsort(self.columns[4:].ravel())
         self.tier: Ints = _column(tier, "q")
-        self.ready = _column(ready, "?") & (self.maximum > 0)
-        self.admitted = np.zeros(self.size, dtype=np.bool_)
-        self.owners = tree.by_height.take(self.node, axis=1)
-        self.placeholder = tree.size
-        # The levels at which a charger leaves its floor and reaches its maximum.
-        self.start = self.floor / self.weight
-        self.stop = self.ceiling / self.weight
 
-    def admission_order(self) -> list[int]:
-        tier = self.tier.tolist()
-        charging, started, ids = self.charging, self.started, self.ids
-
-        def key(i: int) -> tuple[int, bool, float, str]:
-            start = started[i]
-            return (-tier[i], not charging[i], start.timestamp() if start else math.inf, ids[i])
-
-        return sorted(range(self.size), key=key)
+    def admission_order(self) -> Ints:
+        """Tier (highest first), running sessions first, earliest session start, then id."""
+        started = [math.inf if start is None else start.timestamp() for start in self.started]
+        keys = (_column(started, "d"), ~_column(self.charging, "?"), -self.tier)
+        order: Ints = np.lexsort(keys)
+        return order
 
 
-def _per_node(owners: Ints, values: Floats, size: int) -> Floats:
-    """Sum per node of the chargers' values under it, given each charger's ancestor at every
-    height (size counts the placeholder, whose sum comes last)."""
-    weights = np.concatenate((values,) * len(owners))
-    return np.bincount(owners.ravel(), weights, size).astype(np.float64, copy=False)
+def _tiers(tier: Ints, admitted: Bools) -> Ints:
+    """The admitted tiers, highest first (usually just one, found without sorting)."""
+    chosen = tier[admitted]
+    if chosen.size and chosen.min() == chosen.max():
+        return chosen[:1]
+    found: Ints = np.unique(chosen)[::-1].copy()  # contiguous, like the above: one kernel type
+    return found
+
+
+def _admit(tree: _Tree, fleet: _Fleet) -> tuple[Bools, Ints]:
+    """Who is admitted, and the node that refused each other ready charger (-1 for none). When
+    every ready charger's minimum fits at once, walking the order would admit them all: skip it."""
+    if kernel.minimums_fit(tree.parent, fleet.node, fleet.floor, fleet.ready, tree.headroom):
+        return fleet.ready.copy(), np.full(fleet.size, -1, dtype=np.int64)
+    return _admit_in_order(tree, fleet)
+
+
+def _admit_in_order(tree: _Tree, fleet: _Fleet) -> tuple[Bools, Ints]:
+    """Reserve each ready charger's minimum along its path, in priority order, while it fits."""
+    return kernel.admit_in_order(
+        tree.parent, fleet.node, fleet.floor, fleet.ready, tree.headroom, fleet.admission_order()
+    )
 
 
 def _columns(chargers: Sequence[ChargerInput]) -> tuple[tuple[Any, ...], ...]:
@@ -336,134 +370,3 @@ def _column(values: Sequence[object], code: str) -> npt.NDArray[Any]:
 @lru_cache(maxsize=32)
 def _packer(count: int, code: str) -> struct.Struct:
     return struct.Struct(f"{count}{code}")
-
-
-def _admit(tree: _Tree, fleet: _Fleet) -> Ints:
-    """Admit chargers and return the node that refused each one (-1 for none). When every ready
-    charger's minimum fits at once, walking the order would admit them all: skip the walk."""
-    demand = _per_node(fleet.owners, np.where(fleet.ready, fleet.floor, 0.0), tree.size + 1)
-    if (demand[:-1] <= tree.headroom + EPSILON_KW).all():
-        fleet.admitted[:] = fleet.ready
-        return np.full(fleet.size, -1, dtype=np.int64)
-    return _admit_in_order(tree, fleet)
-
-
-def _admit_in_order(tree: _Tree, fleet: _Fleet) -> Ints:
-    """Reserve each ready charger's minimum along its path, in priority order, while it fits."""
-    binding = np.full(fleet.size, -1, dtype=np.int64)
-    residual = tree.headroom.tolist()
-    floors = fleet.floor.tolist()
-    ready = fleet.ready.tolist()
-    paths = [tree.paths[node] for node in fleet.node.tolist()]
-    for i in fleet.admission_order():
-        if not ready[i]:
-            continue
-        floor = floors[i]
-        short = [n for n in paths[i] if residual[n] < floor - EPSILON_KW]
-        if short:
-            binding[i] = min(short, key=lambda n: (residual[n], n))
-            continue
-        for n in paths[i]:
-            residual[n] -= floor
-        fleet.admitted[i] = True
-    return binding
-
-
-def _tiers(fleet: _Fleet) -> list[int]:
-    """The admitted tiers, highest first (usually just one, found without sorting)."""
-    tiers = fleet.tier[fleet.admitted]
-    if tiers.size and tiers.min() == tiers.max():
-        return [int(tiers[0])]
-    ordered: list[int] = np.unique(tiers)[::-1].tolist()
-    return ordered
-
-
-def _fill_tier(tree: _Tree, fleet: _Fleet, tier: int, kw: Floats, binding: Ints) -> None:
-    """Water-fill one tier; higher tiers keep their values, lower tiers their reserved floors."""
-    member = fleet.admitted & (fleet.tier == tier)
-    capacity = np.concatenate((tree.headroom, [np.inf]))
-    others = fleet.admitted & ~member
-    if others.any():
-        taken = np.where(fleet.tier > tier, kw, fleet.floor) * others
-        capacity -= _per_node(fleet.owners, taken, capacity.size)
-    owners = np.where(member, fleet.owners, fleet.placeholder)
-    fill = _Fill(fleet, owners, capacity)
-    level = np.full(fleet.size, np.inf)
-    bound_by = np.full(fleet.size, -1, dtype=np.int64)
-    for height, owner in enumerate(owners):
-        reach = fill.saturation_levels(height, level)[owner]
-        tighter = reach < level
-        np.minimum(level, reach, out=level)
-        np.copyto(bound_by, owner, where=tighter)
-    reach = fleet.weight * level
-    np.copyto(kw, np.minimum(np.maximum(reach, fleet.floor), fleet.ceiling), where=member)
-    np.copyto(binding, np.where(reach < fleet.maximum - EPSILON_KW, bound_by, -1), where=member)
-
-
-class _Fill:
-    """One tier's capacities and floors per node, solved one height at a time.
-
-    A charger's load is its floor until t = start, grows with slope w, and stops at
-    min(level, stop), where level is what the nodes below it allow. A node's load is piecewise
-    linear between the sorted breakpoints of its chargers, and it saturates where that load
-    reaches its capacity; a node its floors already fill saturates where its load would start
-    to rise.
-    """
-
-    def __init__(self, fleet: _Fleet, owners: Ints, capacity: Floats) -> None:
-        self.owners = owners
-        # The same, in the smallest integer type: numpy sorts those by radix.
-        self.events = owners.astype(np.min_scalar_type(capacity.size))
-        self.capacity = capacity
-        self.base = _per_node(owners, fleet.floor, capacity.size)
-        crowded = capacity <= self.base + EPSILON_KW
-        self.limit = np.where(crowded, np.inf, capacity + EPSILON_KW)
-        self.crowded = np.full(capacity.size, np.inf)
-        if crowded.any():
-            starts = np.concatenate((fleet.start,) * len(owners))
-            np.minimum.at(self.crowded, owners.ravel(), starts)
-            self.crowded[~crowded] = np.inf
-        self.stop = fleet.stop
-        # Per charger: where it starts, where it ends below this height, the slope changes there.
-        self.breakpoints = np.stack((fleet.start, fleet.stop, fleet.weight, -fleet.weight))
-        self.positions = np.arange(2 * fleet.size)
-
-    def saturation_levels(self, height: int, level: Floats) -> Floats:
-        """The level at which each node of one height saturates (math.inf if it never does)."""
-        owner = self.owners[height]
-        start, end, weight = self.breakpoints[:3]
-        np.maximum(start, np.minimum(level, self.stop), out=end)
-        span = end - start
-        full = self.base + np.bincount(owner, weight * span, self.capacity.size)
-        pending = full > self.limit
-        if not pending.any():
-            return self.crowded
-        moving = (pending[owner] & (span > 0)).nonzero()[0]
-        nodes = pending.nonzero()[0]
-        sizes = 2 * np.bincount(owner[moving], minlength=self.capacity.size)[nodes]
-        starts = sizes.cumsum() - sizes
-        picked = self.breakpoints.take(moving, axis=1)
-        points = picked[:2].ravel()
-        order = points.argsort()
-        if nodes.size > 1:
-            events = self.events[height].take(moving)
-            order = order[np.concatenate((events, events))[order].argsort(kind="stable")]
-        points = points[order]
-        change = picked[2:].ravel()[order]
-        # Slopes need no restart per node (each node's changes sum to zero); moments do, so
-        # that rounding stays relative to each node's own load.
-        slope = change.cumsum()
-        moment = change * points
-        moment[starts[1:]] -= np.add.reduceat(moment, starts)[:-1]
-        moment.cumsum(out=moment)
-        capacity = self.capacity[nodes]
-        load = self.base[nodes].repeat(sizes) + points * slope - moment
-        below = np.where(load <= capacity.repeat(sizes), self.positions[: points.size], -1)
-        # A pending node's load starts at its floors, under capacity, and ends above it, so its
-        # last breakpoint under capacity is neither missing nor its last one (but for rounding).
-        j = np.maximum(np.maximum.reduceat(below, starts), starts)
-        after = np.minimum(j + 1, starts + sizes - 1)
-        rise = np.maximum(capacity - load[j], 0.0) / np.maximum(slope[j], np.finfo(float).tiny)
-        saturation = self.crowded.copy()
-        saturation[nodes] = np.minimum(points[j] + rise, points[after])
-        return saturation

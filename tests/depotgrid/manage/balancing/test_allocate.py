@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from depotgrid.manage.balancing import kernel
 from depotgrid.manage.balancing.allocate import (
     Allocation,
     AllocationInputError,
@@ -22,6 +23,7 @@ from depotgrid.manage.balancing.allocate import (
     _tiers,
     _Tree,
     allocate,
+    warm_up,
 )
 from depotgrid.manage.balancing.reasons import (
     ANCESTOR_SATURATED,
@@ -104,6 +106,20 @@ def test_total_equals_the_lp_optimum_with_the_admitted_set_fixed(instance) -> No
     assert result.total_kw == pytest.approx(best, rel=1e-6, abs=1e-6)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_nodes=30, max_chargers=80))
+def test_larger_trees_stay_within_caps_at_the_lp_optimum(instance) -> None:  # type: ignore[no-untyped-def]
+    """Several nodes per height over several heights: the kernel's passes share one list of
+    breakpoints, merged per node and level and cut where nodes saturate."""
+    nodes, chargers = instance
+    result = allocate(nodes, chargers)
+    a, b = constraint_matrix(nodes, chargers)
+    x = [result.setpoint(c.charger_id).kw for c in chargers]
+    assert all(row @ x <= cap + ABS for row, cap in zip(a, b, strict=True))
+    best = optimum_total(nodes, chargers, _bounds(result, chargers))
+    assert result.total_kw == pytest.approx(best, rel=1e-6, abs=1e-6)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_nodes=5, max_chargers=8))
 def test_allocation_is_lexicographically_max_min_fair(instance) -> None:  # type: ignore[no-untyped-def]
@@ -169,11 +185,11 @@ def test_admitting_everyone_at_once_matches_walking_the_order(instance, roomy: f
     """The shortcut taken when every minimum fits must admit exactly whom the walk admits."""
     nodes, chargers = instance
     nodes = [replace(n, cap_kw=n.cap_kw * roomy) for n in nodes]
-    tree, shortcut = _fleet(nodes, chargers)
-    _, walked = _fleet(nodes, chargers)
-    refused_by = _admit(tree, shortcut)
-    assert np.array_equal(refused_by, _admit_in_order(tree, walked))
-    assert np.array_equal(shortcut.admitted, walked.admitted)
+    tree, fleet = _fleet(nodes, chargers)
+    shortcut, refused_by = _admit(tree, fleet)
+    walked, refused_walking = _admit_in_order(tree, fleet)
+    assert np.array_equal(refused_by, refused_walking)
+    assert np.array_equal(shortcut, walked)
 
 
 @FAST
@@ -181,10 +197,28 @@ def test_admitting_everyone_at_once_matches_walking_the_order(instance, roomy: f
 def test_admitted_tiers_come_highest_first(instance) -> None:  # type: ignore[no-untyped-def]
     nodes, chargers = instance
     tree, fleet = _fleet(nodes, chargers)
-    _admit(tree, fleet)
+    admitted, _ = _admit(tree, fleet)
     ordered = sorted(chargers, key=attrgetter("charger_id"))
-    admitted = {c.tier for c, on in zip(ordered, fleet.admitted.tolist(), strict=True) if on}
-    assert _tiers(fleet) == sorted(admitted, reverse=True)
+    tiers = {c.tier for c, on in zip(ordered, admitted.tolist(), strict=True) if on}
+    assert _tiers(fleet.tier, admitted).tolist() == sorted(tiers, reverse=True)
+
+
+def test_one_compiled_signature_per_kernel_whatever_the_path() -> None:
+    """warm_up() compiles what every allocation runs: inputs of other types (a read-only or
+    non-contiguous array) would make numba compile again in the middle of a cycle."""
+    warm_up()
+    nodes = [NodeInput("grid", None, 20.0), NodeInput("bay", "grid", 9.0)]
+    chargers = [
+        ChargerInput("z", "bay", 6.0, 22.0, tier=2),
+        ChargerInput("y", "bay", 6.0, 22.0, ready=False),
+        ChargerInput("x", "grid", 4.2, 11.0, weight=2.0),
+        ChargerInput("w", "bay", 6.0, 22.0),
+    ]
+    for ordered in (chargers, chargers[::-1]):
+        _ = allocate(nodes, ordered).nodes
+    used = (kernel.charger_columns, kernel.minimums_fit, kernel.admit_in_order, kernel.fill)
+    assert [len(k.signatures) for k in used] == [1, 1, 1, 1]
+    assert len(kernel.node_sums.signatures) == 1
 
 
 def _chargers_under(nodes: list[NodeInput], chargers: list[ChargerInput], node_id: str) -> set[str]:
