@@ -79,7 +79,7 @@ class Lanes:
         return http
 
 
-def request_headers(entry: OutboxEntry, destination: Destination) -> httpx.Headers:
+def _headers(entry: OutboxEntry, destination: Destination) -> httpx.Headers:
     headers = httpx.Headers({CONFIGURATION_ID: entry.destination_id})
     headers.update(destination.headers)
     headers[CONTENT_TYPE] = JSON_CONTENT_TYPE
@@ -91,7 +91,7 @@ def request_headers(entry: OutboxEntry, destination: Destination) -> httpx.Heade
     return headers
 
 
-def request_url(entry: OutboxEntry, destination: Destination) -> str:
+def _url(entry: OutboxEntry, destination: Destination) -> str:
     return url_for(destination.base_url, entry.path, path=destination.paths.get(entry.path))
 
 
@@ -107,9 +107,9 @@ async def attempt(
     started = time.perf_counter()
     try:
         response = await http.post(
-            request_url(entry, destination),
+            _url(entry, destination),
             content=json.dumps(entry.body, separators=(",", ":")).encode(),
-            headers=request_headers(entry, destination),
+            headers=_headers(entry, destination),
             timeout=timeout,
             follow_redirects=False,
         )
