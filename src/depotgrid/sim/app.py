@@ -18,6 +18,7 @@ from depotgrid.sim.projections.oscp_cp.outbound import Outbound
 from depotgrid.sim.projections.oscp_cp.protocol import ProtocolService
 from depotgrid.sim.projections.oscp_cp.scheduler import DEFAULT_POLL_SECONDS, Scheduler
 from depotgrid.sim.projections.oscp_cp.service import SessionService
+from depotgrid.sim.projections.oscp_cp.transport import KeepAliveTransport
 from depotgrid.sim.runtime.service import LeaseBook, RunService, Runtime, default_runner_id
 from depotgrid.sim.services import SimServices
 from depotgrid.sim.unit_of_work import SimUnitOfWorkFactory
@@ -49,8 +50,7 @@ def create_sim_app(
     run_service = RunService(runtime, leases)
     session_service = SessionService(runtime)
     http = outbound_http or httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=512, max_keepalive_connections=512),
-        timeout=delivery_timeout,
+        transport=KeepAliveTransport(), timeout=delivery_timeout
     )
     outbound = Outbound(
         uows, wall, session_service, AsyncOscpClient(http), timeout=delivery_timeout

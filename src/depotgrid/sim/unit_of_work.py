@@ -35,8 +35,9 @@ class SimUnitOfWork:
     plans: ForecastPlanRepository
     oauth: OAuthTokenRepository
 
-    def __init__(self, engine: Engine, *, write: bool) -> None:
-        self._engine = engine.execution_options(**WRITE) if write else engine
+    def __init__(self, engine: Engine) -> None:
+        """`engine` is the factory's plain engine, or its writing one (see `WRITE`)."""
+        self._engine = engine
         self._conn: Connection | None = None
 
     def __enter__(self) -> SimUnitOfWork:
@@ -78,9 +79,10 @@ class SimUnitOfWorkFactory:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writing = engine.execution_options(**WRITE)
 
     def write(self) -> SimUnitOfWork:
-        return SimUnitOfWork(self.engine, write=True)
+        return SimUnitOfWork(self._writing)
 
     def read(self) -> SimUnitOfWork:
-        return SimUnitOfWork(self.engine, write=False)
+        return SimUnitOfWork(self.engine)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, or_, select, update
 
 from depotgrid.sim.db.tables import events, runs
 from depotgrid.sim.runtime import world as world_state
@@ -67,11 +67,8 @@ class RunRepository:
         self, run_id: str, *, for_update: bool = False, with_world: bool = True
     ) -> RunRecord | None:
         """A run; `with_world=False` skips the world snapshot (left empty) for hot paths."""
-        query = select(runs) if with_world else select(*_WITHOUT_WORLD)
-        query = query.where(runs.c.id == run_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self._conn.execute(query).mappings().first()
+        query = _GET_RUN[with_world, for_update]
+        row = self._conn.execute(query, {"b_id": run_id}).mappings().first()
         return _record(row) if row else None
 
     def page(self, limit: int, offset: int) -> tuple[list[RunRecord], int]:
@@ -183,7 +180,21 @@ class EventLog:
 
 
 _INSERT_EVENT = insert(events)
-_WITHOUT_WORLD = [column for column in runs.c if column.name != "world"]
+
+
+def _get_run(*, with_world: bool, for_update: bool) -> Select[Any]:
+    columns = runs.c if with_world else [column for column in runs.c if column.name != "world"]
+    query = select(*columns).where(runs.c.id == bindparam("b_id"))
+    return query.with_for_update() if for_update else query
+
+
+_GET_RUN = {
+    (with_world, for_update): _get_run(with_world=with_world, for_update=for_update)
+    for with_world in (True, False)
+    for for_update in (True, False)
+}
+"""`RunRepository.get`'s four statements, built once: a statement built per call costs more
+to prepare (cache key, coercions) than to run."""
 
 
 def _run_values(run: Run) -> dict[str, Any]:

@@ -81,6 +81,30 @@ class LedgerFilter:
     after_seq: int | None = None
 
 
+@dataclass(frozen=True)
+class Finalization:
+    """The outcome `Ledger.finalize_all` gives one pending entry."""
+
+    entry_id: str
+    outcome: str
+    http_status: int | None
+    reason: str | None
+    logical_at: datetime | None
+    wall_at: datetime
+    duration_ms: float | None
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "b_id": self.entry_id,
+            "outcome": self.outcome,
+            "http_status": self.http_status,
+            "reason": self.reason,
+            "finalized_logical_at": self.logical_at,
+            "finalized_wall_at": self.wall_at,
+            "duration_ms": self.duration_ms,
+        }
+
+
 def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers as the ledger keeps them: credentials reduced to scheme and last 4 characters."""
     masked: dict[str, str] = {}
@@ -98,8 +122,12 @@ class Ledger:
         self._conn = connection
 
     def append(self, entry: LedgerEntry, *, dedupe_key: str | None = None) -> None:
-        values = {name: getattr(entry, name) for name in _COLUMNS}
-        self._conn.execute(_INSERT, {**values, "dedupe_key": dedupe_key})
+        self._conn.execute(_INSERT, _row(entry, dedupe_key))
+
+    def append_all(self, entries: Sequence[LedgerEntry]) -> None:
+        """Append several entries (no dedupe keys) in one executemany."""
+        if entries:
+            self._conn.execute(_INSERT, [_row(entry, None) for entry in entries])
 
     def finalize(
         self,
@@ -114,23 +142,28 @@ class Ledger:
         validation_errors: list[dict[str, str]] | None = None,
     ) -> None:
         """Give a pending entry its outcome; LedgerError if it is not pending."""
-        values: dict[str, Any] = {
-            "b_id": entry_id,
-            "outcome": outcome,
-            "http_status": http_status,
-            "reason": reason,
-            "finalized_logical_at": logical_at,
-            "finalized_wall_at": wall_at,
-            "duration_ms": duration_ms,
-        }
+        final = Finalization(
+            entry_id, outcome, http_status, reason, logical_at, wall_at, duration_ms
+        )
         if validation_errors is None:
-            result = self._conn.execute(_FINALIZE, values)
+            result = self._conn.execute(_FINALIZE, final.parameters())
         else:
             result = self._conn.execute(
-                _FINALIZE_WITH_ERRORS, {**values, "validation_errors": validation_errors}
+                _FINALIZE_WITH_ERRORS,
+                {**final.parameters(), "validation_errors": validation_errors},
             )
         if result.rowcount != 1:
             raise LedgerError(f"ledger entry {entry_id} is not pending; entries are final once")
+
+    def finalize_all(self, finals: Sequence[Finalization]) -> None:
+        """`finalize` several pending entries in one executemany; LedgerError unless every
+        one was pending."""
+        if not finals:
+            return
+        result = self._conn.execute(_FINALIZE, [final.parameters() for final in finals])
+        if result.rowcount != len(finals):
+            ids = ", ".join(final.entry_id for final in finals)
+            raise LedgerError(f"ledger entries {ids}: not all pending; entries are final once")
 
     def get(self, entry_id: str) -> LedgerEntry | None:
         row = self._conn.execute(select(oscp_ledger).where(oscp_ledger.c.id == entry_id)).first()
@@ -257,6 +290,10 @@ def _finalize(columns: Sequence[str]) -> Any:
 
 _FINALIZE = _finalize(_FINALIZE_COLUMNS)
 _FINALIZE_WITH_ERRORS = _finalize((*_FINALIZE_COLUMNS, "validation_errors"))
+
+
+def _row(entry: LedgerEntry, dedupe_key: str | None) -> dict[str, Any]:
+    return {**{name: getattr(entry, name) for name in _COLUMNS}, "dedupe_key": dedupe_key}
 
 
 def _entry(row: RowMapping) -> LedgerEntry:

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
 
 from depotgrid.sim.db.tables import (
     oauth_tokens,
@@ -77,6 +77,18 @@ def _session(row: RowMapping) -> Session:
     return Session(**values)
 
 
+def _changed_values(saved: Session, before: Session | None, now: datetime) -> dict[str, Any]:
+    """The columns to write for `saved`: those that differ from `before` (all without it),
+    the version, and `updated_at`."""
+    values = _session_values(saved)
+    if before is not None:
+        old = _session_values(before)
+        values = {k: v for k, v in values.items() if k == "version" or old[k] != v}
+    values.pop("id", None)
+    values["updated_at"] = now
+    return values
+
+
 def _session_values(session: Session) -> dict[str, Any]:
     values = {name: getattr(session, name) for name in _SESSION_FIELDS}
     values["state"] = session.state.value
@@ -105,11 +117,7 @@ class SessionRepository:
         )
 
     def get(self, session_id: str) -> Session | None:
-        row = (
-            self._conn.execute(select(oscp_sessions).where(oscp_sessions.c.id == session_id))
-            .mappings()
-            .first()
-        )
+        row = self._conn.execute(_SESSION_BY_ID, {"b_id": session_id}).mappings().first()
         return _session(row) if row else None
 
     def secrets(self, session_id: str) -> SessionSecrets | None:
@@ -125,9 +133,7 @@ class SessionRepository:
     def by_configuration_id(self, remote_configuration_id: str) -> list[Candidate]:
         """Sessions for an X-OSCP-Configuration-ID, with their token hashes and counters."""
         rows = self._conn.execute(
-            select(oscp_sessions).where(
-                oscp_sessions.c.remote_configuration_id == remote_configuration_id
-            )
+            _SESSIONS_BY_CONFIGURATION, {"b_remote": remote_configuration_id}
         ).mappings()
         return [
             Candidate(
@@ -183,12 +189,7 @@ class SessionRepository:
         """Write a changed session, only the columns that differ from `before` when given
         (optimistic: StaleSession if the row moved on since it was read)."""
         saved = replace(session, version=session.version + 1, events=())
-        values = _session_values(saved)
-        if before is not None:
-            old = _session_values(before)
-            values = {k: v for k, v in values.items() if k == "version" or old[k] != v}
-        values.pop("id", None)
-        values["updated_at"] = now
+        values = _changed_values(saved, before, now)
         result = self._conn.execute(
             _update_session(tuple(sorted(values))),
             {**values, "b_id": session.id, "b_version": session.version},
@@ -196,6 +197,20 @@ class SessionRepository:
         if result.rowcount != 1:
             raise StaleSession(session.id)
         return saved
+
+    def save_all(self, transitions: Sequence[tuple[Session, Session]], now: datetime) -> None:
+        """`save(after, now, before)` for each (before, after) pair: one executemany per set of
+        changed columns. StaleSession if any row moved on since it was read."""
+        batches: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for before, after in transitions:
+            values = _changed_values(replace(after, version=after.version + 1), before, now)
+            values |= {"b_id": after.id, "b_version": after.version}
+            batches.setdefault(tuple(sorted(values)), []).append(values)
+        for columns, rows in batches.items():
+            names = tuple(name for name in columns if not name.startswith("b_"))
+            result = self._conn.execute(_update_session(names), rows)
+            if result.rowcount != len(rows):
+                raise StaleSession(", ".join(row["b_id"] for row in rows))
 
     def set_tokens(
         self,
@@ -219,25 +234,12 @@ class SessionRepository:
 
     def due_heartbeats(self, run_id: str, now: datetime, limit: int) -> list[Session]:
         rows = self._conn.execute(
-            select(oscp_sessions)
-            .where(
-                oscp_sessions.c.run_id == run_id,
-                oscp_sessions.c.next_heartbeat_at <= now,
-                oscp_sessions.c.state.in_([SessionState.ONLINE, SessionState.DEGRADED]),
-            )
-            .order_by(oscp_sessions.c.next_heartbeat_at)
-            .limit(limit)
+            _DUE_HEARTBEATS, {"b_run": run_id, "b_now": now, "b_limit": limit}
         ).mappings()
         return [_session(row) for row in rows]
 
     def due_expiries(self, run_id: str, now: datetime) -> list[Session]:
-        rows = self._conn.execute(
-            select(oscp_sessions).where(
-                oscp_sessions.c.run_id == run_id,
-                (oscp_sessions.c.peer_offline_at <= now)
-                | (oscp_sessions.c.handshake_deadline_at <= now),
-            )
-        ).mappings()
+        rows = self._conn.execute(_DUE_EXPIRIES, {"b_run": run_id, "b_now": now}).mappings()
         return [_session(row) for row in rows]
 
     def count(self) -> int:
@@ -245,6 +247,27 @@ class SessionRepository:
 
 
 _INSERT_SESSION = insert(oscp_sessions)
+# The statements of the hot paths (every inbound message, every scheduler tick), built once: a
+# statement built per call costs more to prepare (cache key, coercions) than to run.
+_SESSION_BY_ID = select(oscp_sessions).where(oscp_sessions.c.id == bindparam("b_id"))
+_SESSIONS_BY_CONFIGURATION = select(oscp_sessions).where(
+    oscp_sessions.c.remote_configuration_id == bindparam("b_remote")
+)
+_DUE_HEARTBEATS = (
+    select(oscp_sessions)
+    .where(
+        oscp_sessions.c.run_id == bindparam("b_run"),
+        oscp_sessions.c.next_heartbeat_at <= bindparam("b_now"),
+        oscp_sessions.c.state.in_([SessionState.ONLINE, SessionState.DEGRADED]),
+    )
+    .order_by(oscp_sessions.c.next_heartbeat_at)
+    .limit(bindparam("b_limit"))
+)
+_DUE_EXPIRIES = select(oscp_sessions).where(
+    oscp_sessions.c.run_id == bindparam("b_run"),
+    (oscp_sessions.c.peer_offline_at <= bindparam("b_now"))
+    | (oscp_sessions.c.handshake_deadline_at <= bindparam("b_now")),
+)
 
 
 @cache
@@ -319,11 +342,7 @@ class OverrideRepository:
         found: dict[str, list[Override]] = {}
         if not session_ids:
             return found
-        rows = self._conn.execute(
-            select(oscp_overrides).where(
-                oscp_overrides.c.session_id.in_(session_ids), oscp_overrides.c.ended_at.is_(None)
-            )
-        ).mappings()
+        rows = self._conn.execute(_OPEN_OVERRIDES_OF, {"b_ids": list(session_ids)}).mappings()
         for row in rows:
             found.setdefault(row["session_id"], []).append(_override(row))
         return found
@@ -354,13 +373,8 @@ class OverrideRepository:
 
     def end_expired(self, run_id: str, now: datetime) -> list[Override]:
         """End the overrides of a run whose `until` has passed; returns them."""
-        in_run = select(oscp_sessions.c.id).where(oscp_sessions.c.run_id == run_id)
-        conditions = and_(
-            oscp_overrides.c.session_id.in_(in_run.scalar_subquery()),
-            oscp_overrides.c.ended_at.is_(None),
-            oscp_overrides.c.until_at <= now,
-        )
-        rows = self._conn.execute(select(oscp_overrides).where(conditions)).mappings().all()
+        found = self._conn.execute(_EXPIRED_OVERRIDES, {"b_run": run_id, "b_now": now})
+        rows = found.mappings().all()
         for row in rows:
             self._conn.execute(
                 update(oscp_overrides)
@@ -434,15 +448,7 @@ class ExpectationRepository:
 
     def due(self, run_id: str, now: datetime) -> list[tuple[str, Expectation]]:
         """Pending expectations of a run whose deadline has passed."""
-        rows = self._conn.execute(
-            select(oscp_expectations)
-            .join(oscp_sessions, oscp_sessions.c.id == oscp_expectations.c.session_id)
-            .where(
-                oscp_sessions.c.run_id == run_id,
-                oscp_expectations.c.status == ExpectationStatus.PENDING,
-                oscp_expectations.c.deadline_at <= now,
-            )
-        ).mappings()
+        rows = self._conn.execute(_DUE_EXPECTATIONS, {"b_run": run_id, "b_now": now}).mappings()
         return [(row["session_id"], _expectation(row)) for row in rows]
 
     def resolve(
@@ -568,16 +574,7 @@ class ForecastPlanRepository:
         return ForecastPlan(**row) if row else None
 
     def due(self, run_id: str, now: datetime) -> list[ForecastPlan]:
-        rows = self._conn.execute(
-            select(oscp_forecast_plans)
-            .join(oscp_sessions, oscp_sessions.c.id == oscp_forecast_plans.c.session_id)
-            .where(
-                oscp_sessions.c.run_id == run_id,
-                oscp_forecast_plans.c.status == "scheduled",
-                oscp_forecast_plans.c.due_at <= now,
-            )
-            .order_by(oscp_forecast_plans.c.due_at)
-        ).mappings()
+        rows = self._conn.execute(_DUE_PLANS, {"b_run": run_id, "b_now": now}).mappings()
         return [ForecastPlan(**row) for row in rows]
 
     def update(self, plan_id: str, **values: Any) -> None:
@@ -607,3 +604,38 @@ class OAuthTokenRepository:
 
     def purge_expired(self, now: datetime) -> None:
         self._conn.execute(delete(oauth_tokens).where(oauth_tokens.c.expires_at <= now))
+
+
+# The scheduler's per-tick statements, built once like the session ones above.
+_OPEN_OVERRIDES_OF = select(oscp_overrides).where(
+    oscp_overrides.c.session_id.in_(bindparam("b_ids", expanding=True)),
+    oscp_overrides.c.ended_at.is_(None),
+)
+_EXPIRED_OVERRIDES = select(oscp_overrides).where(
+    oscp_overrides.c.session_id.in_(
+        select(oscp_sessions.c.id)
+        .where(oscp_sessions.c.run_id == bindparam("b_run"))
+        .scalar_subquery()
+    ),
+    oscp_overrides.c.ended_at.is_(None),
+    oscp_overrides.c.until_at <= bindparam("b_now"),
+)
+_DUE_EXPECTATIONS = (
+    select(oscp_expectations)
+    .join(oscp_sessions, oscp_sessions.c.id == oscp_expectations.c.session_id)
+    .where(
+        oscp_sessions.c.run_id == bindparam("b_run"),
+        oscp_expectations.c.status == ExpectationStatus.PENDING,
+        oscp_expectations.c.deadline_at <= bindparam("b_now"),
+    )
+)
+_DUE_PLANS = (
+    select(oscp_forecast_plans)
+    .join(oscp_sessions, oscp_sessions.c.id == oscp_forecast_plans.c.session_id)
+    .where(
+        oscp_sessions.c.run_id == bindparam("b_run"),
+        oscp_forecast_plans.c.status == "scheduled",
+        oscp_forecast_plans.c.due_at <= bindparam("b_now"),
+    )
+    .order_by(oscp_forecast_plans.c.due_at)
+)
