@@ -12,6 +12,7 @@ outbox retries.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,8 +21,12 @@ import httpx
 from depotgrid.common.clock import Clock
 from depotgrid.manage.errors import NotFound
 from depotgrid.manage.oscp import service
-from depotgrid.manage.oscp.configuration import OAuth2ClientCredentials, TokenAuth
-from depotgrid.manage.oscp.secrets import SecretBox, outbound_secrets
+from depotgrid.manage.oscp.configuration import (
+    OAuth2ClientCredentials,
+    OscpConfiguration,
+    TokenAuth,
+)
+from depotgrid.manage.oscp.secrets import OutboundSecrets, SecretBox, outbound_secrets
 from depotgrid.manage.outbox.destinations import Destination
 from depotgrid.manage.unit_of_work import UnitOfWorkFactory
 
@@ -49,14 +54,10 @@ class OscpDestinations:
         self._tokens: dict[tuple[str, str, str], _AccessToken] = {}
 
     async def resolve(self, destination_id: str) -> Destination | None:
-        with self._uows.read() as uow:
-            try:
-                configuration = service.get(uow, destination_id)
-            except NotFound:
-                return None
-            if not configuration.enabled:
-                return None
-            secrets = outbound_secrets(uow, self._box, configuration)
+        found = await asyncio.to_thread(self._read, destination_id)
+        if found is None:
+            return None
+        configuration, secrets = found
         headers = dict(secrets.static_headers)
         auth = configuration.outbound_auth
         if isinstance(auth, TokenAuth) and secrets.token:
@@ -65,6 +66,17 @@ class OscpDestinations:
             token = await self._access_token(auth, secrets.client_secret, secrets.static_headers)
             headers["Authorization"] = f"Bearer {token}"
         return Destination(base_url=configuration.endpoint_base_url, headers=headers)
+
+    def _read(self, destination_id: str) -> tuple[OscpConfiguration, OutboundSecrets] | None:
+        """The enabled configuration and its secrets; off the event loop, as it is database I/O."""
+        with self._uows.read() as uow:
+            try:
+                configuration = service.get(uow, destination_id)
+            except NotFound:
+                return None
+            if not configuration.enabled:
+                return None
+            return configuration, outbound_secrets(uow, self._box, configuration)
 
     async def _access_token(
         self, auth: OAuth2ClientCredentials, secret: str, extra_headers: dict[str, str]
