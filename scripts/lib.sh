@@ -51,6 +51,13 @@ ensure_npm_packages() {
   cp package-lock.json "$stamp"
 }
 
+ensure_mosquitto() {
+  if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then return; fi
+  [ -n "${DEPOTGRID_TEST_MQTT_URL:-}" ] && return
+  say "installing Debian's mosquitto (MQTT broker for the gateway packet tests)"
+  apt_install mosquitto || die "could not install mosquitto (apt-get install mosquitto)"
+}
+
 ensure_chromium() {
   if command -v chromium >/dev/null 2>&1; then return; fi
   say "installing Debian's Chromium for the UI tests"

@@ -29,6 +29,7 @@ from depotgrid.manage.db.migrate import upgrade
 from depotgrid.manage.db.tables import metadata
 from depotgrid.manage.unit_of_work import UnitOfWorkFactory
 from depotgrid.settings import Settings
+from tests.mqtt_broker import mqtt_broker
 
 PG_ENV = "DEPOTGRID_TEST_DATABASE_URL"
 
@@ -111,6 +112,13 @@ def serve(app: ASGIApp) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real MQTT broker (see tests/mqtt_broker.py)."""
+    with mqtt_broker(tmp_path_factory.mktemp("mqtt"), free_port()) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
